@@ -1,0 +1,89 @@
+"""Organizer-only: invite speakers and moderators, list and revoke tokens."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.api.common import json_response, read_json
+from server.auth import require_organizer
+from server.errors import ApiError, not_found
+from server.keys import GRANTS, SETTINGS
+from server.roles import Role
+
+
+class InviteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    role: Literal["speaker", "moderator"]
+    # None invites an event-wide moderator.
+    session: str | None = Field(None, max_length=64)
+    label: str = Field("", max_length=200)
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=256)
+
+
+def invite_url(base: str, role: Role, session: str | None, token: str) -> str:
+    page = "studio" if role is Role.speaker else "moderate"
+    path = f"/{page}/{session}" if session else f"/{page}"
+    return f"{base}{path}#token={token}"
+
+
+async def create_invite(request: web.Request) -> web.Response:
+    await require_organizer(request)
+    data = await read_json(request, InviteIn)
+    role = Role(data.role)
+    try:
+        issued = await request.app[GRANTS].invite(role, data.session, data.label)
+    except LookupError as exc:
+        raise ApiError(422, "invalid", "some fields are invalid", {"session": str(exc)}) from None
+    url = invite_url(request.app[SETTINGS].base_url, role, data.session, issued.token)
+    return json_response(
+        {"id": issued.grant_id, "role": role.value, "session": data.session,
+         "token": issued.token, "url": url},
+        status=201,
+    )
+
+
+async def list_invites(request: web.Request) -> web.Response:
+    await require_organizer(request)
+    grants = await request.app[GRANTS].list_invites()
+    return json_response({
+        "invites": [
+            {
+                "id": g.id,
+                "role": g.role,
+                "session": g.session_id,
+                "label": g.label,
+                "created_at": g.created_at.isoformat(),
+                "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
+            }
+            for g in grants
+        ]
+    })
+
+
+async def revoke_invite(request: web.Request) -> web.Response:
+    await require_organizer(request)
+    try:
+        grant_id = int(request.match_info["id"])
+    except ValueError:
+        raise not_found("invite") from None
+    if not await request.app[GRANTS].revoke_id(grant_id):
+        raise not_found("live invite")
+    return web.Response(status=204)
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    """Revoke any token (a participant's leaked link too) by its value."""
+    await require_organizer(request)
+    data = await read_json(request, RevokeIn)
+    if not await request.app[GRANTS].revoke(data.token):
+        raise not_found("live token")
+    return web.Response(status=204)

@@ -1,0 +1,32 @@
+"""GET /api/program and GET /api/sessions/{id}: public, no token needed."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+import signaling
+from server.api.common import json_response
+from server.errors import not_found
+from server.keys import DB
+from server.models import Event, Session
+from server.program import program_json, session_json
+
+
+async def get_program(request: web.Request) -> web.Response:
+    async with request.app[DB].session() as s:
+        data = await program_json(s, signaling.live_sessions(request.app))
+    return json_response(data)
+
+
+async def get_session(request: web.Request) -> web.Response:
+    session_id = request.match_info["id"]
+    async with request.app[DB].session() as s:
+        row = await s.get(Session, session_id)
+        if row is None:
+            raise not_found("session")
+        event = await s.get(Event, row.event_id)
+        assert event is not None
+        live = session_id in signaling.live_sessions(request.app)
+        return json_response(session_json(row, ZoneInfo(event.timezone), live))

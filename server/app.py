@@ -1,0 +1,84 @@
+"""The application factory: everything halqa serves, on one aiohttp app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+import signaling
+from server.api import health, invites, program, registrations
+from server.api.common import errors_middleware, security_headers
+from server.api.pages import setup_pages
+from server.config import Settings
+from server.db import Database
+from server.grants import Grants
+from server.keys import DB, GRANTS, LIVE, METRICS, SETTINGS
+from server.live import open_live_state
+from server.metrics import Metrics
+from server.program import ProgramError, parse_program, program_is_empty, store_program
+from server.realtime import create_sio, setup_realtime
+from server.secrets_store import organizer_token
+
+log = structlog.get_logger("halqa")
+
+
+def create_app(settings: Settings) -> web.Application:
+    metrics = Metrics()
+    app = web.Application(
+        client_max_size=settings.limits.max_body_bytes,
+        middlewares=[metrics.middleware(), security_headers, errors_middleware],
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    db = Database(settings.database)
+    app[DB] = db
+    app[GRANTS] = Grants(db, organizer_token(settings))
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_live_state)
+
+    r = app.router
+    r.add_get("/healthz", health.healthz)
+    r.add_get("/readyz", health.readyz)
+    r.add_get("/metrics", health.metrics)
+    r.add_get("/api/program", program.get_program)
+    r.add_get("/api/sessions/{id}", program.get_session)
+    r.add_post("/api/registrations", registrations.create_registration)
+    r.add_post("/api/invites", invites.create_invite)
+    r.add_get("/api/invites", invites.list_invites)
+    r.add_delete("/api/invites/{id}", invites.revoke_invite)
+    r.add_post("/api/tokens/revoke", invites.revoke_token)
+
+    setup_realtime(app, create_sio(settings))
+    signaling.setup(app)
+    setup_pages(app)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    db = app[DB]
+    await db.migrate()
+    await load_demo_if_empty(db, app[SETTINGS].event_file)
+    yield
+    await db.close()
+
+
+async def load_demo_if_empty(db: Database, event_file: Path) -> None:
+    async with db.transaction() as s:
+        if not await program_is_empty(s):
+            return
+        try:
+            prog = parse_program(event_file)
+        except ProgramError as exc:
+            log.error("program_not_loaded", error=str(exc))
+            return
+        await store_program(s, prog)
+    log.info("program_loaded", file=str(event_file), sessions=len(prog.sessions))
+
+
+async def _live_state(app: web.Application) -> AsyncIterator[None]:
+    app[LIVE] = await open_live_state(app[SETTINGS].redis_url)
+    yield
+    await app[LIVE].close()

@@ -1,0 +1,124 @@
+"""The `halqa` command: serve, migrate, invite, revoke, import-schedule."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from server import logs
+from server.config import ConfigError, Settings, load_settings
+from server.db import Database
+from server.grants import Grants
+from server.roles import Role
+
+log = structlog.get_logger("halqa")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="halqa", description=__doc__)
+    parser.add_argument("--config", type=Path, help="settings file (default config/halqa.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--config", type=Path, dest="serve_config", help=argparse.SUPPRESS)
+
+    sub.add_parser("migrate", help="apply database migrations")
+
+    invite = sub.add_parser("invite", help="invite a speaker or moderator; prints link and token")
+    invite.add_argument("role", choices=["speaker", "moderator"])
+    invite.add_argument("session", nargs="?", help="session id (omit: event-wide moderator)")
+    invite.add_argument("--label", default="", help="who this invite is for")
+
+    revoke = sub.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token")
+
+    imp = sub.add_parser("import-schedule", help="load a program (TOML, or pretalx/frab JSON)")
+    imp.add_argument("file", type=Path)
+
+    args = parser.parse_args(argv)
+    config = getattr(args, "serve_config", None) or args.config
+    try:
+        overrides: dict[str, Any] = {}
+        if args.command == "serve":
+            overrides = {"host": args.host, "port": args.port}
+        settings = load_settings(config, **overrides)
+        logs.configure(settings.log_level, settings.log_format)
+        if args.command == "serve":
+            return serve_forever(settings)
+        return asyncio.run(_admin(settings, args))
+    except ConfigError as exc:
+        print(f"halqa: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve_forever(settings: Settings) -> int:
+    from server.app import create_app
+
+    app = create_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        print(f"halqa is running: open {settings.base_url}/", flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+async def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    from server.app import load_demo_if_empty
+    from server.program import ProgramError, parse_program, store_program
+    from server.secrets_store import organizer_token
+
+    db = Database(settings.database)
+    try:
+        await db.migrate()
+        if args.command == "migrate":
+            print("database is up to date")
+            return 0
+        if args.command == "import-schedule":
+            try:
+                prog = parse_program(args.file)
+            except ProgramError as exc:
+                print(f"halqa: {exc}", file=sys.stderr)
+                return 1
+            async with db.transaction() as s:
+                await store_program(s, prog)
+            print(f"imported {len(prog.sessions)} sessions, {len(prog.speakers)} speakers")
+            return 0
+        await load_demo_if_empty(db, settings.event_file)
+        grants = Grants(db, organizer_token(settings))
+        if args.command == "invite":
+            from server.api.invites import invite_url
+
+            role = Role(args.role)
+            try:
+                issued = await grants.invite(role, args.session, args.label)
+            except LookupError as exc:
+                print(f"halqa: {exc}", file=sys.stderr)
+                return 1
+            where = f"session {args.session}" if args.session else "the whole event"
+            print(f"{role.value} invite for {where}:")
+            print(invite_url(settings.base_url, role, args.session, issued.token))
+            print(issued.token)
+            return 0
+        if args.command == "revoke":
+            if await grants.revoke(args.token):
+                print("revoked")
+                return 0
+            print("halqa: no live token matches", file=sys.stderr)
+            return 1
+        raise AssertionError(args.command)
+    finally:
+        await db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

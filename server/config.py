@@ -1,0 +1,153 @@
+"""Settings: config/halqa.toml < HALQA_* environment < command-line flags.
+
+Secrets (the organizer credential, the SMTP password) are refused in the TOML
+file: they come only from the environment or from a file named there.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from signaling.settings import MediaSettings
+
+DEFAULT_CONFIG = Path("config/halqa.toml")
+SECRET_KEYS = {("organizer_token",), ("smtp", "password")}
+
+
+class SmtpSettings(BaseModel):
+    host: str | None = None
+    port: int = Field(587, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "halqa <noreply@localhost>"
+    starttls: bool = True
+
+
+class LimitSettings(BaseModel):
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    registrations_per_minute: int = Field(10, ge=1)
+    requests_per_minute: int = Field(600, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HALQA_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # The address people use to reach halqa (behind a reverse proxy it differs
+    # from host:port); every link handed out is built on it.
+    public_url: str | None = None
+    # Trust X-Forwarded-For / X-Forwarded-Proto from the proxy in front.
+    behind_proxy: bool = False
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    event_file: Path = Path("config/demo-event.toml")
+    organizer_token: SecretStr | None = None
+    organizer_token_file: Path | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+    # Socket.IO heartbeat TTL for presence entries, seconds.
+    presence_ttl: int = Field(30, ge=5, le=600)
+    smtp: SmtpSettings = SmtpSettings()
+    limits: LimitSettings = LimitSettings()
+    media: MediaSettings = MediaSettings()
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else v
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy async URL (plain postgresql:// and sqlite:// accepted)."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'halqa.db'}"
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the file named by HALQA_CONFIG (set by --config) or the default."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = os.environ.get("HALQA_CONFIG")
+        self.path = Path(path) if path else DEFAULT_CONFIG
+        self.required = bool(path)
+        self.data = self._load()
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            if self.required:
+                raise ConfigError(f"config file not found: {self.path}")
+            return {}
+        try:
+            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self.path}: {exc}") from exc
+        for keys in SECRET_KEYS:
+            node: Any = data
+            for k in keys:
+                node = node.get(k) if isinstance(node, dict) else None
+            if node is not None:
+                name = ".".join(keys)
+                env = "HALQA_" + "__".join(keys).upper()
+                raise ConfigError(
+                    f"{self.path}: '{name}' is a secret; set it in the environment ({env})"
+                )
+        return data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person running halqa."""
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    if config is not None:
+        os.environ["HALQA_CONFIG"] = str(config)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None

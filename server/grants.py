@@ -1,0 +1,127 @@
+"""Tokens that grant roles: issue, resolve, revoke.
+
+A token is 192 random bits (url-safe base64). Only its SHA-256 is stored: the
+tokens are high-entropy, so a fast hash is enough and a leaked database hands
+out no working links. The organizer credential lives in the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import Database
+from server.models import Grant, Participant, Session, utcnow
+from server.roles import Principal, Role
+
+TOKEN_BYTES = 24
+MAX_TOKEN_LENGTH = 128
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    token: str
+    grant_id: int
+
+
+async def issue(
+    s: AsyncSession,
+    role: Role,
+    *,
+    session_id: str | None = None,
+    participant_id: int | None = None,
+    label: str = "",
+) -> Issued:
+    token = new_token()
+    grant = Grant(
+        token_hash=hash_token(token),
+        role=role.value,
+        session_id=session_id,
+        participant_id=participant_id,
+        label=label,
+    )
+    s.add(grant)
+    await s.flush()
+    return Issued(token, grant.id)
+
+
+class Grants:
+    """Resolves tokens to principals; the one place that knows the organizer secret."""
+
+    def __init__(self, db: Database, organizer_token: str) -> None:
+        self.db = db
+        self._organizer_hash = hash_token(organizer_token)
+
+    async def resolve(self, token: str | None) -> Principal | None:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        h = hash_token(token)
+        if hmac.compare_digest(h, self._organizer_hash):
+            return Principal(Role.organizer, None, "Organizer")
+        async with self.db.session() as s:
+            row = (
+                await s.execute(
+                    select(Grant, Participant.name)
+                    .outerjoin(Participant, Participant.id == Grant.participant_id)
+                    .where(Grant.token_hash == h, Grant.revoked_at.is_(None))
+                )
+            ).first()
+        if row is None:
+            return None
+        grant, participant_name = row
+        return Principal(
+            role=Role(grant.role),
+            token_id=grant.id,
+            name=participant_name or grant.label or grant.role.capitalize(),
+            session_id=grant.session_id,
+            participant_id=grant.participant_id,
+        )
+
+    async def invite(self, role: Role, session_id: str | None, label: str = "") -> Issued:
+        if role not in (Role.speaker, Role.moderator):
+            raise ValueError("only speakers and moderators are invited")
+        async with self.db.transaction() as s:
+            if session_id is None:
+                if role is Role.speaker:
+                    raise LookupError("a speaker is invited to one session")
+            elif await s.get(Session, session_id) is None:
+                raise LookupError(f"no session {session_id!r}")
+            return await issue(s, role, session_id=session_id, label=label)
+
+    async def revoke(self, token: str) -> bool:
+        """Revoke by token; True if a live grant was revoked."""
+        return await self._revoke(Grant.token_hash == hash_token(token))
+
+    async def revoke_id(self, grant_id: int) -> bool:
+        return await self._revoke(Grant.id == grant_id)
+
+    async def _revoke(self, where: object) -> bool:
+        async with self.db.transaction() as s:
+            result = await s.execute(
+                update(Grant)
+                .where(where, Grant.revoked_at.is_(None))  # type: ignore[arg-type]
+                .values(revoked_at=utcnow())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def list_invites(self) -> list[Grant]:
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(Grant)
+                .where(Grant.role.in_([Role.speaker.value, Role.moderator.value]))
+                .order_by(Grant.id)
+            )
+            return list(rows)

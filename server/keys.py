@@ -1,0 +1,22 @@
+"""Typed keys for the state kept on the aiohttp application (no globals)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import socketio
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from server.config import Settings
+    from server.db import Database
+    from server.grants import Grants
+    from server.live import LiveState
+    from server.metrics import Metrics
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+DB: web.AppKey[Database] = web.AppKey("db")
+GRANTS: web.AppKey[Grants] = web.AppKey("grants")
+SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
+LIVE: web.AppKey[LiveState] = web.AppKey("live")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

@@ -1,0 +1,19 @@
+"""Alembic environment: migrations run on a connection handed in by server.db."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from server.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations with `halqa migrate` (or on start), not the alembic CLI")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,84 @@
+"""Socket.IO: authentication at connect; the domain handlers register themselves.
+
+Handlers stay thin: parse the payload, check the caller's role, call one
+domain function, acknowledge. Every client → server event acknowledges with
+{"ok": true, ...} or {"ok": false, "error": code}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+import structlog
+from aiohttp import web
+
+from server.config import Settings
+from server.keys import GRANTS, METRICS, SIO
+from server.roles import Principal
+
+log = structlog.get_logger("halqa.realtime")
+
+# The largest Socket.IO message a client may send; chat and questions are far
+# below it, and anything larger is dropped by the engine before parsing.
+MAX_MESSAGE_BYTES = 16 * 1024
+
+
+def create_sio(settings: Settings) -> socketio.AsyncServer:
+    manager = None
+    if settings.redis_url:
+        # Cross-process broadcasts: every node's emits reach every node's clients.
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel="halqa-sio")
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        max_http_buffer_size=MAX_MESSAGE_BYTES,
+        ping_interval=10,
+        ping_timeout=10,
+        cors_allowed_origins=[],
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def grant_room(token_id: int | None) -> str:
+    return f"grant:{token_id}"
+
+
+async def principal_of(sio: socketio.AsyncServer, sid: str) -> Principal:
+    session: dict[str, Any] = await sio.get_session(sid)
+    principal: Principal = session["principal"]
+    return principal
+
+
+def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
+    app[SIO] = sio
+    sio.attach(app)
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        principal = await app[GRANTS].resolve(token if isinstance(token, str) else None)
+        if principal is None:
+            app[METRICS].socket_refused.inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "unauthorized", "message": "missing, unknown or revoked token"}
+            )
+        await sio.save_session(sid, {"principal": principal})
+        await sio.enter_room(sid, grant_room(principal.token_id))
+        app[METRICS].socket_connections.inc()
+
+    @sio.event
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        app[METRICS].socket_connections.dec()
+
+    @sio.on("*")
+    async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
+        return {"ok": False, "error": "unknown_event"}
+
+
+async def disconnect_grant(sio: socketio.AsyncServer, token_id: int) -> None:
+    """Close this process's connections that were made with a revoked token."""
+    room = grant_room(token_id)
+    for sid, _ in list(sio.manager.get_participants("/", room)):
+        await sio.disconnect(sid)

@@ -1,0 +1,64 @@
+"""Media settings: what the live stage may carry and how it protects itself.
+
+The lead's `Settings` embeds this as `settings.media`; `media_settings(app)`
+falls back to defaults so the stage also runs in a bare aiohttp app (tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+
+class IceServer(BaseModel):
+    """One STUN/TURN server handed to clients (never used by the server itself)."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class MediaSettings(BaseModel):
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # Speakers live on one stage at once (a panel); the 7th is refused.
+    max_publishers: int = Field(default=6, ge=1, le=12)
+    # Admission cap per stage. The measured forwarding ceiling on one core is a
+    # few hundred viewers (bench/RESULTS.md); past it the publisher leg itself
+    # starts losing packets, so refuse the next viewer instead of degrading all.
+    max_viewers: int = Field(default=200, ge=1)
+    # Cap across every stage this process hosts (same reason, one event loop).
+    max_viewers_total: int = Field(default=300, ge=1)
+    # Keyframe requests upstream are coalesced: at most one per interval per track.
+    keyframe_min_interval_ms: int = Field(default=300, ge=50)
+    # A viewer still waiting for a keyframe re-asks after this long.
+    keyframe_retry_ms: int = Field(default=1000, ge=100)
+    # Packets kept per track for NACK retransmission (power of two).
+    packet_cache: int = Field(default=512, ge=64)
+    # A peer connection that has not connected by then is closed (no leaks).
+    connect_timeout_s: float = Field(default=15.0, gt=0)
+    # A screen share that sent nothing for this long counts as stopped.
+    screen_idle_s: float = Field(default=2.0, gt=0)
+    # Offers (WHIP/WHEP/stage:watch) allowed per caller per 10 s; more is a flood.
+    offers_per_10s: int = Field(default=20, ge=1)
+    # Viewer resources one caller may hold at once (tabs, players).
+    max_viewers_per_caller: int = Field(default=4, ge=1)
+
+    def ice_servers_json(self) -> list[dict[str, Any]]:
+        return [s.model_dump(exclude_none=True) for s in self.ice_servers]
+
+
+def media_settings(app: web.Application) -> MediaSettings:
+    """The app's media settings, or defaults when the app carries none."""
+    from signaling.keys import MEDIA
+
+    if MEDIA in app:
+        return app[MEDIA]
+    try:
+        from server.keys import SETTINGS  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return MediaSettings()
+    settings = app.get(SETTINGS)
+    media = getattr(settings, "media", None)
+    return media if isinstance(media, MediaSettings) else MediaSettings()
