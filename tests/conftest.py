@@ -1,0 +1,46 @@
+"""Shared fixtures: real Redis, real databases, the real app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import Halqa, app_server, pg_reachable, redis_server, throwaway_pg
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    if not await pg_reachable():
+        pytest.skip(
+            "SKIPPED LOUDLY: no PostgreSQL at 127.0.0.1:5432 (set HALQA_TEST_PG); "
+            "the PostgreSQL variant of this test did not run"
+        )
+    async with throwaway_pg() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'halqa.db'}"
+        return
+    if not await pg_reachable():
+        pytest.skip("SKIPPED LOUDLY: no PostgreSQL at 127.0.0.1:5432; only SQLite was tested")
+    async with throwaway_pg() as url:
+        yield url
+
+
+@pytest.fixture
+async def live_app(tmp_path: Path) -> AsyncIterator[Halqa]:
+    """The real app on SQLite and in-memory presence, on a free port."""
+    async with app_server(tmp_path) as halqa:
+        yield halqa
