@@ -1,0 +1,187 @@
+"""Every use of aiortc/aioice internals lives here, pinned to one version.
+
+Why reach in at all: aiortc decodes every incoming track and re-encodes for
+every outgoing one. An SFU must forward RTP instead, so we
+  * tap each publisher receiver where it would hand packets to its jitter
+    buffer (after SRTP, RTX unwrapping and NACK generation, before decoding),
+  * stop each viewer sender from running its own encode loop, and
+  * write rewritten RTP straight into the viewer's SRTP session and the
+    nominated ICE pair's UDP socket (half the cost of `_send_rtp`'s await chain).
+tests/unit/test_signaling_internals.py fails loudly when aiortc changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiortc
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import RtcpPacket, RtcpSenderInfo, RtcpSrPacket, RtpPacket
+
+PINNED_AIORTC = "1.16.0"
+_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+_NTP_EPOCH = 2208988800
+
+
+class AiortcMismatch(RuntimeError):
+    """The installed aiortc is not the one this module was written against."""
+
+
+def check_compatible() -> None:
+    """Raise AiortcMismatch unless every internal we touch is where we expect."""
+    if aiortc.__version__ != PINNED_AIORTC:
+        raise AiortcMismatch(f"aiortc {aiortc.__version__} installed, {PINNED_AIORTC} pinned")
+    needed: list[tuple[Any, str]] = [
+        (RTCRtpReceiver, "_handle_rtp_packet"),
+        (RTCRtpReceiver, "_send_rtcp_pli"),
+        (RTCRtpSender, "_handle_rtcp_packet"),
+        (RTCDtlsTransport, "_register_rtp_sender"),
+        (RTCDtlsTransport, "_unregister_rtp_sender"),
+        (RTCDtlsTransport, "_send_rtp"),
+    ]
+    for owner, name in needed:
+        if not hasattr(owner, name):
+            raise AiortcMismatch(f"{owner.__name__}.{name} is gone")
+
+
+class _Tap:
+    """Stands in for a receiver's jitter buffer: hands packets on, never a frame.
+
+    Returning no frame means the receiver's decoder thread stays idle, so the
+    server never decodes a publisher's media.
+    """
+
+    __slots__ = ("on_packet",)
+
+    def __init__(self, on_packet: Callable[[RtpPacket], None]) -> None:
+        self.on_packet = on_packet
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.on_packet(packet)
+        return False, None
+
+
+def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None]) -> None:
+    if not hasattr(receiver, _JITTER_ATTR):
+        raise AiortcMismatch("RTCRtpReceiver has no jitter buffer attribute")
+    setattr(receiver, _JITTER_ATTR, _Tap(on_packet))
+
+
+async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the publisher for a keyframe (RTCP PLI on the receiver's transport)."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+def detach_sender(
+    sender: RTCRtpSender,
+    on_started: Callable[[RTCRtpSendParameters], None],
+    on_rtcp: Callable[[Any], Awaitable[None]],
+) -> None:
+    """Make a sender a pure SSRC slot: registered for RTCP routing, no tasks.
+
+    aiortc would start an RTP loop (track.recv + encode) and an RTCP loop per
+    sender; with 18 slots per browser viewer that is 36 tasks per viewer. We
+    send RTP and SR ourselves, so neither runs. `stop()` stays a no-op because
+    the sender never counts as started.
+    """
+
+    async def send(parameters: RTCRtpSendParameters) -> None:
+        sender.transport._register_rtp_sender(sender, parameters)
+        on_started(parameters)
+
+    sender.send = send  # type: ignore[method-assign]
+    sender._handle_rtcp_packet = on_rtcp  # type: ignore[method-assign,assignment]
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    return int(sender._ssrc)
+
+
+Writer = Callable[[bytes], None]
+
+
+def rtp_writer(dtls: RTCDtlsTransport) -> Writer | None:
+    """A synchronous `bytes -> None` that SRTP-protects and sends one RTP packet.
+
+    None until ICE has nominated a pair and DTLS has keyed SRTP.
+    """
+    connection = dtls.transport._connection
+    pair = connection._nominated.get(1)
+    srtp = dtls._tx_srtp
+    if pair is None or srtp is None or pair.protocol.transport is None:
+        return None
+    udp = pair.protocol.transport
+    addr = pair.remote_addr
+    protect = srtp.protect
+
+    def write(data: bytes) -> None:
+        udp.sendto(protect(data), addr)
+
+    return write
+
+
+def rtcp_writer(dtls: RTCDtlsTransport) -> Writer | None:
+    connection = dtls.transport._connection
+    pair = connection._nominated.get(1)
+    srtp = dtls._tx_srtp
+    if pair is None or srtp is None or pair.protocol.transport is None:
+        return None
+    udp = pair.protocol.transport
+    addr = pair.remote_addr
+    protect = srtp.protect_rtcp
+
+    def write(data: bytes) -> None:
+        udp.sendto(protect(data), addr)
+
+    return write
+
+
+def sender_report(ssrc: int, rtp_ts: int, packets: int, octets: int) -> bytes:
+    """An RTCP SR so the viewer can line audio up with video (lip sync)."""
+    ntp = int((time.time() + _NTP_EPOCH) * (1 << 32)) & 0xFFFFFFFFFFFFFFFF
+    info = RtcpSenderInfo(
+        ntp_timestamp=ntp,
+        rtp_timestamp=rtp_ts & 0xFFFFFFFF,
+        packet_count=packets & 0xFFFFFFFF,
+        octet_count=octets & 0xFFFFFFFF,
+    )
+    return bytes(RtcpSrPacket(ssrc=ssrc, sender_info=info))
+
+
+def rtcp_kind(packet: Any) -> tuple[str, list[int]]:
+    """Classify an RTCP packet a viewer sent: ('nack', seqs), ('pli', []), ('other', [])."""
+    from aiortc.rtp import (
+        RTCP_PSFB_FIR,
+        RTCP_PSFB_PLI,
+        RTCP_RTPFB_NACK,
+        RtcpPsfbPacket,
+        RtcpRtpfbPacket,
+    )
+
+    if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+        return "nack", list(packet.lost)
+    if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+        return "pli", []
+    return "other", []
+
+
+__all__ = [
+    "PINNED_AIORTC",
+    "AiortcMismatch",
+    "RtcpPacket",
+    "RtpPacket",
+    "Writer",
+    "check_compatible",
+    "detach_sender",
+    "rtcp_kind",
+    "rtcp_writer",
+    "rtp_writer",
+    "send_pli",
+    "sender_report",
+    "sender_ssrc",
+    "tap_receiver",
+]

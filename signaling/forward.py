@@ -1,0 +1,218 @@
+"""RTP forwarding: one publisher track in, many viewer streams out, no codecs.
+
+A `SourceTrack` receives the publisher's packets (already SRTP-decrypted and
+RTX-unwrapped by aiortc) and hands each one to every `OutStream` subscribed to
+it. An `OutStream` is one viewer's slot (one SSRC): it rewrites payload type,
+sequence number, timestamp and SSRC so the viewer sees one continuous stream
+even when the slot's source changes (speaker reload, program switch), and it
+only starts a video source at a keyframe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from signaling import aiortc_internals as ai
+from signaling.rtp import is_keyframe_start, rtp_header
+
+KeyframeAsk = Callable[[int], None]
+
+
+class SourceTrack:
+    """One publisher track: audio, camera or screen."""
+
+    def __init__(
+        self,
+        kind: str,
+        label: str,
+        mimes: dict[int, str],
+        ask_keyframe: KeyframeAsk,
+        *,
+        cache_size: int = 512,
+        min_interval: float = 0.3,
+    ) -> None:
+        self.kind = kind
+        self.label = label
+        self.clock = 48000 if kind == "audio" else 90000
+        self.mimes = mimes  # publisher payload type -> mime, forwardable codecs only
+        self._ask = ask_keyframe
+        self._mask = cache_size - 1 if cache_size & (cache_size - 1) == 0 else 511
+        self.cache: list[Any] = [None] * (self._mask + 1)
+        self.active: list[OutStream] = []
+        self.waiting: list[OutStream] = []
+        self.ssrc: int | None = None
+        self.packets = 0
+        self.last_packet_at = 0.0
+        self.keyframes_asked = 0
+        self._kf_last = 0.0
+        self._kf_timer: asyncio.TimerHandle | None = None
+        self._min_interval = min_interval
+        self.closed = False
+
+    # -- packets in ---------------------------------------------------------
+    def on_packet(self, packet: ai.RtpPacket) -> None:
+        mime = self.mimes.get(packet.payload_type)
+        if mime is None or self.closed:
+            return
+        self.ssrc = packet.ssrc
+        self.packets += 1
+        self.last_packet_at = time.monotonic()
+        self.cache[packet.sequence_number & self._mask] = packet
+        if self.waiting and is_keyframe_start(mime, packet.payload):
+            for out in self.waiting:
+                if out.begin(packet, mime):
+                    self.active.append(out)
+            self.waiting = [o for o in self.waiting if o.source is self and o not in self.active]
+        for out in self.active:
+            out.send(packet, mime)
+
+    def cached(self, seq: int) -> ai.RtpPacket | None:
+        packet = self.cache[seq & self._mask]
+        if packet is not None and packet.sequence_number == seq:
+            return packet  # type: ignore[no-any-return]
+        return None
+
+    # -- subscribers --------------------------------------------------------
+    def subscribe(self, out: OutStream) -> None:
+        if out not in self.waiting and out not in self.active:
+            self.waiting.append(out)
+        if self.kind == "video":
+            self.request_keyframe()
+
+    def unsubscribe(self, out: OutStream) -> None:
+        if out in self.active:
+            self.active.remove(out)
+        if out in self.waiting:
+            self.waiting.remove(out)
+
+    # -- keyframes ----------------------------------------------------------
+    def request_keyframe(self) -> None:
+        """Coalesce keyframe asks across viewers: at most one per interval.
+
+        A burst of viewers joining (or many PLIs after loss) becomes one PLI
+        now and at most one more when the interval ends, instead of a storm
+        that would make the publisher's encoder send nothing but keyframes.
+        """
+        if self.kind != "video" or self.closed:
+            return
+        now = time.monotonic()
+        wait = self._kf_last + self._min_interval - now
+        if wait <= 0:
+            self._fire_keyframe()
+        elif self._kf_timer is None:
+            self._kf_timer = asyncio.get_running_loop().call_later(wait, self._fire_keyframe)
+
+    def _fire_keyframe(self) -> None:
+        self._kf_timer = None
+        if self.closed or self.ssrc is None:
+            # No packet yet: nothing to ask; the first keyframe is on its way.
+            return
+        self._kf_last = time.monotonic()
+        self.keyframes_asked += 1
+        self._ask(self.ssrc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self._kf_timer is not None:
+            self._kf_timer.cancel()
+            self._kf_timer = None
+        for out in self.active + self.waiting:
+            out.source = None
+        self.active.clear()
+        self.waiting.clear()
+        self.cache = [None] * (self._mask + 1)
+
+
+class OutStream:
+    """One viewer slot (one SSRC towards one viewer)."""
+
+    def __init__(self, kind: str, label: str, position: int) -> None:
+        self.kind = kind
+        self.label = label  # "audio" | "camera" | "screen"
+        self.position = position  # publisher position on the stage; -1 = program
+        self.clock = 48000 if kind == "audio" else 90000
+        self.ssrc = 0
+        self.pts: dict[str, int] = {}  # mime -> viewer payload type
+        self.write: ai.Writer | None = None
+        self.source: SourceTrack | None = None
+        self.seq_off = 0
+        self.ts_off = 0
+        self.last_seq: int | None = None
+        self.last_ts = 0
+        self.last_sent_at = 0.0
+        self.packets = 0
+        self.octets = 0
+        self.retransmits = 0
+
+    def set_source(self, source: SourceTrack | None) -> None:
+        if source is self.source:
+            return
+        if self.source is not None:
+            self.source.unsubscribe(self)
+        self.source = source
+        if source is not None:
+            source.subscribe(self)
+
+    def begin(self, packet: ai.RtpPacket, mime: str) -> bool:
+        """Start (or switch to) a source at this packet; keep the viewer's numbering continuous."""
+        if self.write is None or mime not in self.pts:
+            return False
+        if self.last_seq is None:
+            self.seq_off = (random.getrandbits(16) - packet.sequence_number) & 0xFFFF
+            self.ts_off = (random.getrandbits(32) - packet.timestamp) & 0xFFFFFFFF
+        else:
+            gap = max(1, int((time.monotonic() - self.last_sent_at) * self.clock))
+            self.seq_off = (self.last_seq + 1 - packet.sequence_number) & 0xFFFF
+            self.ts_off = (self.last_ts + gap - packet.timestamp) & 0xFFFFFFFF
+        return True
+
+    def send(self, packet: ai.RtpPacket, mime: str) -> None:
+        pt = self.pts.get(mime)
+        write = self.write
+        if pt is None or write is None:
+            return
+        seq = (packet.sequence_number + self.seq_off) & 0xFFFF
+        ts = (packet.timestamp + self.ts_off) & 0xFFFFFFFF
+        payload = packet.payload
+        write(rtp_header(packet.marker, pt, seq, ts, self.ssrc) + payload)
+        # Out-of-order arrivals must not move the continuity point backwards.
+        if self.last_seq is None or ((seq - self.last_seq) & 0xFFFF) < 0x8000:
+            self.last_seq = seq
+            self.last_ts = ts
+            self.last_sent_at = time.monotonic()
+        self.packets += 1
+        self.octets += len(payload)
+
+    def on_nack(self, out_seqs: list[int]) -> None:
+        """Resend lost packets from the source's cache (same SSRC, no RTX)."""
+        source = self.source
+        if source is None or self.write is None or self not in source.active:
+            return
+        for out_seq in out_seqs:
+            packet = source.cached((out_seq - self.seq_off) & 0xFFFF)
+            mime = source.mimes.get(packet.payload_type) if packet is not None else None
+            pt = self.pts.get(mime) if mime is not None else None
+            if packet is None or pt is None:
+                continue
+            ts = (packet.timestamp + self.ts_off) & 0xFFFFFFFF
+            self.write(rtp_header(packet.marker, pt, out_seq, ts, self.ssrc) + packet.payload)
+            self.retransmits += 1
+
+    def on_pli(self) -> None:
+        if self.source is not None:
+            self.source.request_keyframe()
+
+    def sender_report(self) -> bytes | None:
+        if self.last_seq is None:
+            return None
+        elapsed = time.monotonic() - self.last_sent_at
+        rtp_ts = self.last_ts + int(elapsed * self.clock)
+        return ai.sender_report(self.ssrc, rtp_ts, self.packets, self.octets)
+
+    def close(self) -> None:
+        self.set_source(None)
+        self.write = None

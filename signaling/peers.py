@@ -1,0 +1,161 @@
+"""Building the server side of a publisher's or a viewer's peer connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from server.errors import ApiError
+from signaling import aiortc_internals as ai
+from signaling.forward import OutStream, SourceTrack
+from signaling.sdp import MediaLine, strip_mdns
+from signaling.settings import MediaSettings
+from signaling.stage import LABELS, Publisher, Stage, Viewer
+
+Spawn = Callable[[Any], None]
+
+
+def new_id() -> str:
+    # Unguessable: the resource URL is not a capability, but it must not be enumerable.
+    return secrets.token_urlsafe(16)
+
+
+async def _answer(pc: RTCPeerConnection, offer_text: str) -> str:
+    try:
+        await pc.setRemoteDescription(
+            RTCSessionDescription(sdp=strip_mdns(offer_text), type="offer")
+        )
+    except Exception as exc:  # aiortc's own checks (codecs, BUNDLE, DTLS) say why
+        raise ApiError(400, "sdp_rejected", f"the SDP offer was rejected: {exc}") from None
+    return ""
+
+
+async def open_publisher(
+    stage: Stage,
+    *,
+    owner: str,
+    name: str,
+    role: str,
+    position: int,
+    offer_text: str,
+    lines: list[MediaLine],
+    media: MediaSettings,
+    spawn: Spawn,
+) -> tuple[Publisher, str]:
+    audio = [line for line in lines if line.kind == "audio"]
+    video = [line for line in lines if line.kind == "video"]
+    if len(audio) > 1 or len(video) > 2:
+        raise ApiError(
+            400,
+            "too_many_tracks",
+            "a publisher sends at most one audio and two video sections (camera, screen)",
+        )
+    pc = RTCPeerConnection()
+    pub = Publisher(new_id(), stage.session_id, owner, name, role, position, pc)
+    try:
+        await _answer(pc, offer_text)
+        video_labels = iter(("camera", "screen"))
+        for transceiver, line in zip(pc.getTransceivers(), lines, strict=True):
+            label = "audio" if line.kind == "audio" else next(video_labels)
+            receiver = transceiver.receiver
+
+            def ask(ssrc: int, receiver: Any = receiver) -> None:
+                spawn(ai.send_pli(receiver, ssrc))
+
+            track = SourceTrack(
+                line.kind,
+                label,
+                dict(line.mimes),
+                ask,
+                cache_size=media.packet_cache,
+                min_interval=media.keyframe_min_interval_ms / 1000,
+            )
+            ai.tap_receiver(receiver, track.on_packet)
+            pub.tracks[label] = track
+        await pc.setLocalDescription(await pc.createAnswer())
+    except BaseException:
+        await pc.close()
+        raise
+    return pub, pc.localDescription.sdp
+
+
+async def open_viewer(
+    stage: Stage,
+    *,
+    owner: str,
+    mode: str,
+    offer_text: str,
+    lines: list[MediaLine],
+    sid: str | None,
+) -> tuple[Viewer, str]:
+    if mode == "browser":
+        # Slot i carries position i // 3, label LABELS[i % 3]; the client builds
+        # its transceivers in exactly that order (client/js/stage.js).
+        want = stage.max_publishers * len(LABELS)
+        if len(lines) != want:
+            raise ApiError(400, "slots_mismatch", f"a stage viewer offer has {want} media sections")
+        for i, line in enumerate(lines):
+            expected = "audio" if LABELS[i % 3] == "audio" else "video"
+            if line.kind != expected:
+                raise ApiError(400, "slots_mismatch", f"media section {i} must be {expected}")
+    pc = RTCPeerConnection()
+    viewer = Viewer(new_id(), stage.session_id, owner, mode, pc, sid=sid)
+    try:
+        await _answer(pc, offer_text)
+        have_audio = have_video = False
+        for i, transceiver in enumerate(pc.getTransceivers()):
+            if mode == "browser":
+                out = OutStream(transceiver.kind, LABELS[i % 3], i // 3)
+            else:
+                first = not (have_audio if transceiver.kind == "audio" else have_video)
+                if not first:
+                    transceiver.direction = "inactive"  # a WHEP player gets one of each
+                    continue
+                if transceiver.kind == "audio":
+                    have_audio = True
+                else:
+                    have_video = True
+                out = OutStream(
+                    transceiver.kind, "audio" if transceiver.kind == "audio" else "camera", -1
+                )
+            transceiver.direction = "sendonly"
+            _attach(out, transceiver.sender)
+            viewer.outs.append(out)
+        await pc.setLocalDescription(await pc.createAnswer())
+    except BaseException:
+        await pc.close()
+        raise
+    return viewer, pc.localDescription.sdp
+
+
+def _attach(out: OutStream, sender: Any) -> None:
+    out.ssrc = ai.sender_ssrc(sender)
+
+    def started(params: Any) -> None:
+        pts: dict[str, int] = {}
+        for codec in params.codecs:
+            mime = codec.mimeType.lower()
+            if mime == "video/h264" and str(codec.parameters.get("packetization-mode")) != "1":
+                continue
+            pts.setdefault(mime, codec.payloadType)
+        out.pts = pts
+
+    async def on_rtcp(packet: Any) -> None:
+        kind, seqs = ai.rtcp_kind(packet)
+        if kind == "nack":
+            out.on_nack(seqs)
+        elif kind == "pli":
+            out.on_pli()
+
+    ai.detach_sender(sender, started, on_rtcp)
+
+
+async def close_pc(pc: RTCPeerConnection) -> None:
+    # Closing is best effort: a peer stuck in DTLS must not block the caller.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(pc.close(), timeout=5)

@@ -1,0 +1,299 @@
+"""All stages this process hosts: admission, ownership, lifecycle, the ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from server.errors import ApiError
+from server.roles import Principal
+from signaling.peers import close_pc, open_publisher, open_viewer
+from signaling.sdp import parse_offer
+from signaling.settings import MediaSettings
+from signaling.stage import Publisher, Stage, Viewer
+
+log = logging.getLogger("halqa.stage")
+Listener = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class StageRegistry:
+    def __init__(self, media: MediaSettings) -> None:
+        self.media = media
+        self.stages: dict[str, Stage] = {}
+        self.listeners: list[Listener] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._offers: dict[str, deque[float]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self.closing = False
+
+    # -- plumbing -----------------------------------------------------------
+    def spawn(self, coro: Any) -> None:
+        """Run a coroutine we do not await, but keep it owned (no lost tasks)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def stage(self, session_id: str) -> Stage:
+        stage = self.stages.get(session_id)
+        if stage is None:
+            stage = Stage(session_id, self.media.max_publishers, self.media.screen_idle_s)
+            stage.on_change = self._notify
+            self.stages[session_id] = stage
+        return stage
+
+    def _drop_if_empty(self, stage: Stage) -> None:
+        if stage.empty and self.stages.get(stage.session_id) is stage:
+            del self.stages[stage.session_id]
+
+    def _notify(self, stage: Stage) -> None:
+        snap = stage.snapshot()
+        for listener in self.listeners:
+            self.spawn(listener(snap))
+
+    def live_sessions(self) -> set[str]:
+        return {sid for sid, stage in self.stages.items() if stage.live}
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "stages": len(self.stages),
+            "publishers": sum(len(s.publishers) for s in self.stages.values()),
+            "viewers": sum(len(s.viewers) for s in self.stages.values()),
+            "tasks": len(self._tasks),
+        }
+
+    def _rate_limit(self, key: str) -> None:
+        now = time.monotonic()
+        window = self._offers.setdefault(key, deque())
+        while window and now - window[0] > 10:
+            window.popleft()
+        if len(window) >= self.media.offers_per_10s:
+            raise ApiError(
+                429,
+                "too_many_offers",
+                "too many offers from you in 10 seconds; wait and retry",
+                headers={"Retry-After": "10"},
+            )
+        window.append(now)
+
+    # -- publishers ---------------------------------------------------------
+    async def publish(
+        self, session_id: str, principal: Principal, offer: str
+    ) -> tuple[Publisher, str]:
+        if not principal.can_publish(session_id):
+            raise ApiError(403, "forbidden", "this token may not publish to this session")
+        self._rate_limit(principal.key)
+        lines = parse_offer(offer, want="send")
+        stage = self.stage(session_id)
+        replaced: Publisher | None = None
+        if principal.role == "speaker":
+            # A speaker is one person: a new publish from the same token is the
+            # studio reloading, so it takes over the old position at once
+            # instead of waiting ~30 s for the old connection's ICE to expire.
+            replaced = next(
+                (p for p in stage.publishers.values() if p.owner == principal.key), None
+            )
+        if replaced is not None:
+            position: int | None = replaced.position
+            await self._close_publisher(stage, replaced, notify=False)
+        else:
+            position = stage.free_position()
+        if position is None:
+            self._drop_if_empty(stage)
+            raise ApiError(
+                409,
+                "too_many_speakers",
+                f"this stage already has {stage.max_publishers} speakers live",
+            )
+        pub, answer = await open_publisher(
+            stage,
+            owner=principal.key,
+            name=principal.name,
+            role=str(principal.role),
+            position=position,
+            offer_text=offer,
+            lines=lines,
+            media=self.media,
+            spawn=self.spawn,
+        )
+        stage.add_publisher(pub)
+
+        @pub.pc.on("connectionstatechange")
+        def _state() -> None:
+            state = pub.pc.connectionState
+            if state == "connected" and not pub.connected:
+                pub.connected = True
+                stage.rebind()
+                stage.changed()
+            elif state in ("failed", "closed") and pub.id in stage.publishers:
+                self.spawn(self._close_publisher(stage, pub))
+
+        return pub, answer
+
+    async def _close_publisher(self, stage: Stage, pub: Publisher, notify: bool = True) -> None:
+        if stage.publishers.get(pub.id) is pub:
+            stage.publishers.pop(pub.id)
+            for track in pub.tracks.values():
+                track.close()
+            if notify:
+                stage.rebind()
+                stage.changed()
+        await close_pc(pub.pc)
+        self._drop_if_empty(stage)
+
+    # -- viewers ------------------------------------------------------------
+    def _admit(self, stage: Stage, principal: Principal) -> None:
+        total = sum(len(s.viewers) for s in self.stages.values())
+        if len(stage.viewers) >= self.media.max_viewers or total >= self.media.max_viewers_total:
+            raise ApiError(
+                503,
+                "stage_full",
+                "this stage is serving as many viewers as it can; try again shortly",
+                headers={"Retry-After": "30"},
+            )
+        mine = sum(1 for v in stage.viewers.values() if v.owner == principal.key)
+        if mine >= self.media.max_viewers_per_caller and not principal.is_organizer:
+            raise ApiError(
+                429,
+                "too_many_viewers",
+                f"you already watch this session {mine} times; close a tab or player",
+            )
+
+    async def watch(
+        self, session_id: str, principal: Principal, offer: str, mode: str, sid: str | None = None
+    ) -> tuple[Viewer, str]:
+        if not principal.can_watch(session_id):
+            raise ApiError(403, "forbidden", "this token may not watch this session")
+        self._rate_limit(principal.key)
+        lines = parse_offer(offer, want="recv")
+        stage = self.stage(session_id)
+        try:
+            self._admit(stage, principal)
+            viewer, answer = await open_viewer(
+                stage, owner=principal.key, mode=mode, offer_text=offer, lines=lines, sid=sid
+            )
+        except BaseException:
+            self._drop_if_empty(stage)
+            raise
+        stage.viewers[viewer.id] = viewer
+
+        @viewer.pc.on("connectionstatechange")
+        def _state() -> None:
+            state = viewer.pc.connectionState
+            if state == "connected" and not viewer.connected:
+                self._wire_viewer(stage, viewer)
+            elif state in ("failed", "closed") and viewer.id in stage.viewers:
+                self.spawn(self.close_viewer(stage, viewer))
+
+        return viewer, answer
+
+    def _wire_viewer(self, stage: Stage, viewer: Viewer) -> None:
+        if viewer.id not in stage.viewers or not viewer.wire():
+            return  # not keyed yet; the ticker tries again
+        viewer.connected = True
+        stage.rebind([viewer])
+        stage.changed()
+
+    async def close_viewer(self, stage: Stage, viewer: Viewer) -> None:
+        if stage.remove_viewer(viewer.id) is not None:
+            stage.changed()
+        await close_pc(viewer.pc)
+        self._drop_if_empty(stage)
+
+    # -- resources ----------------------------------------------------------
+    def find(
+        self, kind: str, session_id: str, resource_id: str
+    ) -> tuple[Stage, Publisher | Viewer]:
+        stage = self.stages.get(session_id)
+        table: dict[str, Any] = {}
+        if stage is not None:
+            table = stage.publishers if kind == "publisher" else stage.viewers
+        res = table.get(resource_id)
+        if stage is None or res is None:
+            raise ApiError(404, "not_found", f"no such {kind} resource")
+        return stage, res
+
+    async def delete(
+        self, kind: str, session_id: str, resource_id: str, principal: Principal
+    ) -> None:
+        stage, res = self.find(kind, session_id, resource_id)
+        if res.owner != principal.key and not principal.can_moderate(session_id):
+            raise ApiError(403, "not_owner", "this resource belongs to someone else")
+        if isinstance(res, Publisher):
+            await self._close_publisher(stage, res)
+        else:
+            await self.close_viewer(stage, res)
+
+    async def drop_sid(self, sid: str) -> None:
+        """A Socket.IO client went away: its browser viewers go with it."""
+        for stage in list(self.stages.values()):
+            for viewer in [v for v in stage.viewers.values() if v.sid == sid]:
+                await self.close_viewer(stage, viewer)
+
+    def set_program(self, session_id: str, publisher_id: str | None) -> Stage:
+        stage = self.stages.get(session_id)
+        if stage is None or (publisher_id is not None and publisher_id not in stage.publishers):
+            raise ApiError(404, "not_found", "no such speaker live on this stage")
+        stage.program_id = publisher_id
+        stage.rebind()
+        stage.changed()
+        return stage
+
+    # -- housekeeping -------------------------------------------------------
+    def tick(self) -> None:
+        """Twice a second: timeouts, late wiring, keyframe retries, screen idle, SRs."""
+        now = time.monotonic()
+        limit = self.media.connect_timeout_s
+        retry = self.media.keyframe_retry_ms / 1000
+        for stage in list(self.stages.values()):
+            for pub in list(stage.publishers.values()):
+                if not pub.connected and now - pub.created_at > limit:
+                    self.spawn(self._close_publisher(stage, pub))
+            for viewer in list(stage.viewers.values()):
+                if not viewer.connected:
+                    if viewer.pc.connectionState == "connected":
+                        self._wire_viewer(stage, viewer)
+                    elif now - viewer.created_at > limit:
+                        self.spawn(self.close_viewer(stage, viewer))
+                    continue
+                viewer.send_reports()
+            for pub in stage.publishers.values():
+                for track in pub.tracks.values():
+                    # Viewers still waiting for a keyframe (the first was lost,
+                    # or the publisher ignored the ask): ask again.
+                    if track.waiting and now - track.last_packet_at < retry:
+                        track.request_keyframe()
+            # Screen shares start/stop by packet flow (OBS has no socket);
+            # rebinding only when that changes keeps the tick cheap.
+            screens = tuple(p.screen_active(stage.screen_idle_s) for p in stage.publishers.values())
+            if screens != stage.screen_key:
+                stage.screen_key = screens
+                stage.rebind()
+            stage.changed()
+
+    async def _run_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                self.tick()
+            except Exception:  # keep ticking: one bad stage must not stop them all
+                log.exception("stage ticker failed")
+
+    def start(self) -> None:
+        self._ticker = asyncio.create_task(self._run_ticker())
+
+    async def close(self) -> None:
+        self.closing = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        for stage in list(self.stages.values()):
+            for pub in list(stage.publishers.values()):
+                await self._close_publisher(stage, pub, notify=False)
+            for viewer in list(stage.viewers.values()):
+                await self.close_viewer(stage, viewer)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

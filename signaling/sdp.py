@@ -1,0 +1,94 @@
+"""Checking offers before any peer connection exists, and trimming them.
+
+Bad input must cost us nothing: parse and judge the SDP first, build an
+RTCPeerConnection only for an offer we can serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiortc import sdp as aiortc_sdp
+
+from server.errors import ApiError
+from signaling.rtp import H264, OPUS, VP8
+
+MAX_SDP_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLine:
+    kind: str
+    direction: str
+    mimes: dict[int, str]  # payload type -> forwardable mime
+
+
+def _bad(code: str, message: str) -> ApiError:
+    return ApiError(400, code, message)
+
+
+def strip_mdns(sdp_text: str) -> str:
+    """Drop `.local` candidates: aioice cannot resolve them from a server.
+
+    Waiting on the mDNS lookup only delays the connection; the browser's
+    connectivity checks reach us anyway and we learn its address as a
+    peer-reflexive candidate.
+    """
+    lines = sdp_text.splitlines()
+    kept = [ln for ln in lines if not (ln.startswith("a=candidate:") and ".local " in ln)]
+    return "\r\n".join(kept) + "\r\n"
+
+
+def parse_offer(sdp_text: str, *, want: str) -> list[MediaLine]:
+    """Validate an offer. `want` is 'send' (a publisher) or 'recv' (a viewer)."""
+    if not sdp_text.strip():
+        raise _bad("sdp_missing", "the request body must be an SDP offer")
+    if len(sdp_text) > MAX_SDP_BYTES:
+        raise _bad("sdp_too_large", "the SDP offer is larger than 64 KiB")
+    if not sdp_text.lstrip().startswith("v=0"):
+        raise _bad("sdp_malformed", "the SDP offer must start with v=0")
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(sdp_text)
+    except Exception as exc:  # aiortc raises assorted errors on garbage
+        raise _bad("sdp_malformed", f"the SDP offer cannot be parsed: {exc}") from None
+    lines: list[MediaLine] = []
+    for media in parsed.media:
+        if media.kind not in ("audio", "video"):
+            if media.kind == "application":
+                raise _bad("sdp_unsupported", "data channels are not accepted here")
+            raise _bad("sdp_unsupported", f"unsupported media kind {media.kind!r}")
+        if not media.ice or not media.ice.usernameFragment or not media.dtls:
+            raise _bad(
+                "sdp_malformed", "each media section needs ICE credentials and a DTLS fingerprint"
+            )
+        if media.rtp.muxId is None:
+            raise _bad("sdp_malformed", "each media section needs an a=mid")
+        mimes: dict[int, str] = {}
+        for codec in media.rtp.codecs:
+            mime = codec.mimeType.lower()
+            if mime in (VP8, H264, OPUS) and codec.payloadType is not None:
+                if mime == H264 and str(codec.parameters.get("packetization-mode", "0")) != "1":
+                    continue  # single-NAL mode is not what browsers or OBS send
+                mimes[codec.payloadType] = mime
+        if not mimes:
+            raise ApiError(
+                400,
+                "no_usable_codec",
+                f"the {media.kind} section offers no codec we forward "
+                "(video: VP8 or H.264 packetization-mode=1; audio: Opus)",
+            )
+        direction = media.direction or "sendrecv"
+        ok = ("sendonly", "sendrecv") if want == "send" else ("recvonly", "sendrecv")
+        if direction not in ok:
+            raise _bad(
+                "sdp_direction",
+                f"a {'publisher' if want == 'send' else 'viewer'} offer must be "
+                f"{' or '.join(ok)}, got {direction}",
+            )
+        lines.append(MediaLine(media.kind, direction, mimes))
+    if not lines:
+        raise _bad("sdp_no_media", "the SDP offer has no audio or video section")
+    bundled = any(g.semantic == "BUNDLE" for g in parsed.group or [])
+    if not bundled and len(lines) > 1:
+        raise _bad("sdp_no_bundle", "offers with several media sections must use BUNDLE")
+    return lines

@@ -1,0 +1,195 @@
+"""A stage: one session's publishers, viewers, and who is on air.
+
+Publishers sit at positions 0..max-1. A browser viewer has fixed slots, three
+per position (audio, camera, screen); each slot follows whoever holds that
+position, so a speaker who reloads lands in the same slots and viewers resume
+with no signaling at all. A WHEP viewer has two slots that follow the program.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection
+
+from signaling import aiortc_internals as ai
+from signaling.forward import OutStream, SourceTrack
+
+LABELS = ("audio", "camera", "screen")
+
+
+@dataclass(eq=False)
+class Publisher:
+    id: str
+    session_id: str
+    owner: str  # Principal.key
+    name: str
+    role: str
+    position: int
+    pc: RTCPeerConnection
+    tracks: dict[str, SourceTrack] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.monotonic)
+    connected: bool = False
+    joined_seq: int = 0  # order of going live, for "first live" program default
+
+    def screen_active(self, idle_s: float) -> bool:
+        track = self.tracks.get("screen")
+        return track is not None and time.monotonic() - track.last_packet_at < idle_s
+
+    def public(self, idle_s: float) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "position": self.position,
+            "audio": "audio" in self.tracks,
+            "camera": "camera" in self.tracks,
+            "screen": self.screen_active(idle_s),
+            "connected": self.connected,
+        }
+
+
+@dataclass(eq=False)
+class Viewer:
+    id: str
+    session_id: str
+    owner: str
+    mode: str  # "whep" (follows the program) | "browser" (every position)
+    pc: RTCPeerConnection
+    outs: list[OutStream] = field(default_factory=list)
+    sid: str | None = None  # Socket.IO session that asked, for cleanup on disconnect
+    created_at: float = field(default_factory=time.monotonic)
+    connected: bool = False
+    rtcp: ai.Writer | None = None
+
+    def wire(self) -> bool:
+        """Point every slot at the viewer's SRTP socket once ICE+DTLS are up."""
+        dtls = self.pc.getSenders()[0].transport if self.pc.getSenders() else None
+        if dtls is None:
+            return False
+        writer = ai.rtp_writer(dtls)
+        if writer is None:
+            return False
+        self.rtcp = ai.rtcp_writer(dtls)
+        for out in self.outs:
+            out.write = writer
+        return True
+
+    def send_reports(self) -> None:
+        if self.rtcp is None:
+            return
+        reports = [r for r in (out.sender_report() for out in self.outs) if r is not None]
+        if reports:
+            try:
+                self.rtcp(b"".join(reports))
+            except Exception:
+                self.rtcp = None
+
+
+class Stage:
+    def __init__(self, session_id: str, max_publishers: int, screen_idle_s: float) -> None:
+        self.session_id = session_id
+        self.max_publishers = max_publishers
+        self.screen_idle_s = screen_idle_s
+        self.publishers: dict[str, Publisher] = {}
+        self.viewers: dict[str, Viewer] = {}
+        self.program_id: str | None = None
+        self._joined = 0
+        self.screen_key: tuple[bool, ...] = ()
+        self._last_snapshot: dict[str, Any] | None = None
+        self.on_change: Callable[[Stage], None] = lambda stage: None
+
+    # -- publishers ---------------------------------------------------------
+    def free_position(self) -> int | None:
+        taken = {p.position for p in self.publishers.values()}
+        return next((i for i in range(self.max_publishers) if i not in taken), None)
+
+    def add_publisher(self, pub: Publisher) -> None:
+        self._joined += 1
+        pub.joined_seq = self._joined
+        self.publishers[pub.id] = pub
+
+    def remove_publisher(self, pub_id: str) -> Publisher | None:
+        pub = self.publishers.pop(pub_id, None)
+        if pub is not None:
+            for track in pub.tracks.values():
+                track.close()
+            self.rebind()
+            self.changed()
+        return pub
+
+    def publisher_at(self, position: int) -> Publisher | None:
+        return next((p for p in self.publishers.values() if p.position == position), None)
+
+    @property
+    def program(self) -> Publisher | None:
+        """The speaker on air: the moderator's pick, else the first one live."""
+        if self.program_id in self.publishers:
+            return self.publishers[self.program_id]
+        live = [p for p in self.publishers.values() if p.connected]
+        return min(live, key=lambda p: p.joined_seq) if live else None
+
+    @property
+    def live(self) -> bool:
+        return any(p.connected for p in self.publishers.values())
+
+    # -- viewers ------------------------------------------------------------
+    def source_for(self, viewer: Viewer, out: OutStream) -> SourceTrack | None:
+        if viewer.mode == "whep":
+            pub = self.program
+            if pub is None:
+                return None
+            if out.kind == "video":
+                # The program's screen share, when there is one, is what a
+                # single-video player should show; otherwise its camera.
+                if pub.screen_active(self.screen_idle_s):
+                    return pub.tracks.get("screen")
+                return pub.tracks.get("camera")
+            return pub.tracks.get("audio")
+        pub = self.publisher_at(out.position)
+        if pub is None or not pub.connected:
+            return None
+        return pub.tracks.get(out.label)
+
+    def rebind(self, viewers: list[Viewer] | None = None) -> None:
+        for viewer in viewers if viewers is not None else list(self.viewers.values()):
+            if not viewer.connected:
+                continue
+            for out in viewer.outs:
+                out.set_source(self.source_for(viewer, out))
+
+    def remove_viewer(self, viewer_id: str) -> Viewer | None:
+        viewer = self.viewers.pop(viewer_id, None)
+        if viewer is not None:
+            for out in viewer.outs:
+                out.close()
+            viewer.rtcp = None
+        return viewer
+
+    # -- what clients see ---------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        program = self.program
+        return {
+            "session": self.session_id,
+            "live": self.live,
+            "program": program.id if program else None,
+            "publishers": sorted(
+                (p.public(self.screen_idle_s) for p in self.publishers.values() if p.connected),
+                key=lambda p: p["position"],
+            ),
+            "viewers": sum(1 for v in self.viewers.values() if v.connected),
+            "slots": {"positions": self.max_publishers, "labels": list(LABELS)},
+        }
+
+    def changed(self) -> None:
+        """Tell listeners if what clients see has changed (idempotent)."""
+        snap = self.snapshot()
+        if snap != self._last_snapshot:
+            self._last_snapshot = snap
+            self.on_change(self)
+
+    @property
+    def empty(self) -> bool:
+        return not self.publishers and not self.viewers

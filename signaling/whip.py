@@ -1,0 +1,193 @@
+"""WHIP (RFC 9725) and WHEP over HTTP.
+
+    POST   /whip/{session}              offer -> 201 answer + Location
+    PATCH  /whip/{session}/{resource}   trickle ICE (application/trickle-ice-sdpfrag)
+    DELETE /whip/{session}/{resource}   stop publishing
+    OPTIONS on both                     CORS preflight, Accept-Post
+and the same under /whep for receive-only players.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiortc.sdp import candidate_from_sdp
+
+from server.errors import ApiError
+from server.roles import Principal
+from signaling.keys import REGISTRY, RESOLVE_TOKEN
+from signaling.settings import media_settings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Retry-After",
+    "Access-Control-Max-Age": "600",
+}
+SDP = "application/sdp"
+FRAG = "application/trickle-ice-sdpfrag"
+MAX_BODY = 64 * 1024
+
+
+def cors(handler: Handler) -> Handler:
+    """CORS headers on every answer, errors included (RFC 9725 section 4.6)."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers.update(CORS)
+            raise
+        response.headers.update(CORS)
+        return response
+
+    return wrapped
+
+
+async def principal(request: web.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a Bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    who = await request.app[RESOLVE_TOKEN](request.app, token.strip())
+    if who is None:
+        raise ApiError(
+            401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return who
+
+
+async def read_body(request: web.Request, content_type: str) -> str:
+    if request.content_type != content_type:
+        raise ApiError(415, "unsupported_media_type", f"the body must be {content_type}")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", "the body is larger than 64 KiB")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", "the body is larger than 64 KiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "sdp_malformed", "the body is not UTF-8") from None
+
+
+def ice_links(request: web.Request) -> list[str]:
+    links = []
+    for server in media_settings(request.app).ice_servers:
+        for url in server.urls:
+            link = f'<{url}>; rel="ice-server"'
+            if server.username and server.credential:
+                link += (
+                    f'; username="{server.username}"; credential="{server.credential}"'
+                    '; credential-type="password"'
+                )
+            links.append(link)
+    return links
+
+
+def _created(request: web.Request, prefix: str, resource_id: str, answer: str) -> web.Response:
+    session_id = request.match_info["session_id"]
+    response = web.Response(status=201, text=answer, content_type=SDP)
+    response.headers["Location"] = f"/{prefix}/{session_id}/{resource_id}"
+    response.headers["ETag"] = f'"{resource_id}"'
+    response.headers["Accept-Patch"] = FRAG
+    for link in ice_links(request):
+        response.headers.add("Link", link)
+    return response
+
+
+@cors
+async def whip_post(request: web.Request) -> web.StreamResponse:
+    who = await principal(request)
+    offer = await read_body(request, SDP)
+    pub, answer = await request.app[REGISTRY].publish(request.match_info["session_id"], who, offer)
+    return _created(request, "whip", pub.id, answer)
+
+
+@cors
+async def whep_post(request: web.Request) -> web.StreamResponse:
+    who = await principal(request)
+    offer = await read_body(request, SDP)
+    viewer, answer = await request.app[REGISTRY].watch(
+        request.match_info["session_id"], who, offer, "whep"
+    )
+    return _created(request, "whep", viewer.id, answer)
+
+
+def _kind(request: web.Request) -> str:
+    return "publisher" if request.path.startswith("/whip/") else "viewer"
+
+
+@cors
+async def resource_delete(request: web.Request) -> web.StreamResponse:
+    who = await principal(request)
+    m = request.match_info
+    await request.app[REGISTRY].delete(_kind(request), m["session_id"], m["resource_id"], who)
+    return web.Response(status=200)
+
+
+@cors
+async def resource_patch(request: web.Request) -> web.StreamResponse:
+    """Trickle ICE: add the client's candidates to its peer connection."""
+    who = await principal(request)
+    m = request.match_info
+    _, res = request.app[REGISTRY].find(_kind(request), m["session_id"], m["resource_id"])
+    if res.owner != who.key:
+        raise ApiError(403, "not_owner", "this resource belongs to someone else")
+    frag = await read_body(request, FRAG)
+    if "a=ice-ufrag:" in frag:
+        remote = res.pc.remoteDescription
+        if remote is not None and f"a=ice-ufrag:{_ufrag(frag)}" not in remote.sdp:
+            # ICE restart needs a new ICE agent; aiortc cannot swap it in place.
+            raise ApiError(
+                422, "ice_restart_unsupported", "ICE restart is not supported; POST a new offer"
+            )
+    transceivers = res.pc.getTransceivers()
+    for line in frag.splitlines():
+        if line.startswith("a=candidate:") and ".local " not in line:
+            try:
+                candidate = candidate_from_sdp(line[len("a=candidate:") :])
+            except Exception:
+                raise ApiError(
+                    400, "candidate_malformed", "a candidate line cannot be parsed"
+                ) from None
+            candidate.sdpMid = transceivers[0].mid if transceivers else "0"
+            candidate.sdpMLineIndex = 0
+            await res.pc.addIceCandidate(candidate)
+    return web.Response(status=204)
+
+
+def _ufrag(frag: str) -> str:
+    for line in frag.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+@cors
+async def options(request: web.Request) -> web.StreamResponse:
+    response = web.Response(status=204)
+    if "resource_id" in request.match_info:
+        response.headers["Accept-Patch"] = FRAG
+    else:
+        response.headers["Accept-Post"] = SDP
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix, post in (("whip", whip_post), ("whep", whep_post)):
+        app.router.add_route("POST", f"/{prefix}/{{session_id}}", post)
+        app.router.add_route("OPTIONS", f"/{prefix}/{{session_id}}", options)
+        res = f"/{prefix}/{{session_id}}/{{resource_id}}"
+        app.router.add_route("PATCH", res, resource_patch)
+        app.router.add_route("DELETE", res, resource_delete)
+        app.router.add_route("OPTIONS", res, options)
