@@ -1,0 +1,79 @@
+"""Fails loudly when aiortc moves the internals signaling/ relies on."""
+
+from __future__ import annotations
+
+import aiortc
+import pytest
+from aiortc import RTCPeerConnection
+
+from signaling import aiortc_internals as ai
+
+
+def test_pinned_version_is_installed() -> None:
+    assert aiortc.__version__ == ai.PINNED_AIORTC, (
+        "aiortc changed: re-check signaling/aiortc_internals.py before bumping the pin"
+    )
+    ai.check_compatible()
+
+
+async def test_receiver_has_a_jitter_buffer_to_tap() -> None:
+    pc = RTCPeerConnection()
+    try:
+        t = pc.addTransceiver("video", direction="recvonly")
+        seen: list[object] = []
+        ai.tap_receiver(t.receiver, seen.append)
+        buffer = getattr(t.receiver, "_RTCRtpReceiver__jitter_buffer")
+        assert buffer.add("pkt") == (False, None)
+        assert seen == ["pkt"]
+    finally:
+        await pc.close()
+
+
+async def test_sender_can_be_detached() -> None:
+    pc = RTCPeerConnection()
+    try:
+        t = pc.addTransceiver("video", direction="sendonly")
+        assert isinstance(ai.sender_ssrc(t.sender), int)
+
+        async def on_rtcp(packet: object) -> None:
+            return None
+
+        ai.detach_sender(t.sender, lambda params: None, on_rtcp)
+        assert t.sender._handle_rtcp_packet is on_rtcp
+    finally:
+        await pc.close()
+
+
+def test_ice_and_srtp_attributes_exist() -> None:
+    """rtp_writer reads these; a rename must fail here, not in production."""
+    import aioice
+
+    conn = aioice.Connection(ice_controlling=True)
+    assert hasattr(conn, "_nominated")
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+    assert "_tx_srtp" in RTCDtlsTransport.__init__.__code__.co_names
+    from aiortc.rtcicetransport import RTCIceTransport
+
+    assert "_connection" in RTCIceTransport.__init__.__code__.co_names
+
+
+def test_rtcp_classification() -> None:
+    from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
+
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=2)
+    nack.lost = [5, 6]
+    assert ai.rtcp_kind(nack) == ("nack", [5, 6])
+    assert ai.rtcp_kind(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=2)) == ("pli", [])
+    assert ai.rtcp_kind(object()) == ("other", [])
+
+
+def test_sender_report_is_valid_rtcp() -> None:
+    data = ai.sender_report(1234, 90000, 10, 1000)
+    (packet,) = ai.RtcpPacket.parse(data)
+    assert packet.ssrc == 1234
+
+
+@pytest.mark.parametrize("name", ["_handle_rtp_packet", "_send_rtcp_pli"])
+def test_receiver_methods(name: str) -> None:
+    assert callable(getattr(aiortc.RTCRtpReceiver, name))
