@@ -7,7 +7,7 @@ Both pass the same contract tests (tests/unit/test_live_contract.py).
 
 from __future__ import annotations
 
-from server.live.base import LiveState
+from server.live.base import Counts, LiveState, Member, Presence
 from server.live.memory import MemoryLiveState
 
 
@@ -21,4 +21,4 @@ async def open_live_state(redis_url: str | None) -> LiveState:
     return state
 
 
-__all__ = ["LiveState", "MemoryLiveState", "open_live_state"]
+__all__ = ["Counts", "LiveState", "Member", "MemoryLiveState", "Presence", "open_live_state"]

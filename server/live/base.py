@@ -1,8 +1,34 @@
-"""The LiveState interface."""
+"""The LiveState interface: short-lived state shared by every process."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Distinct identities present in a session now, and the most ever seen at once."""
+
+    count: int
+    peak: int
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """One connection (`conn`, a Socket.IO sid) of one identity (`key`) in a session."""
+
+    session: str
+    key: str
+    conn: str
+    name: str
 
 
 class LiveState(Protocol):
@@ -11,6 +37,28 @@ class LiveState(Protocol):
 
         Returns False once more than `limit` events fell in the current window.
         """
+
+    # Presence. An identity is present while at least one of its connections
+    # was joined or refreshed less than `ttl` seconds ago; several tabs count
+    # once. Nobody has to remove a crashed process's entries: they expire.
+
+    async def presence_join(self, p: Presence, ttl: float) -> Counts:
+        """Add or refresh one connection; raises the peak if the count rose."""
+
+    async def presence_leave(self, session: str, key: str, conn: str) -> Counts:
+        """Drop one connection; the identity leaves with its last connection."""
+
+    async def presence_refresh(self, entries: Sequence[Presence], ttl: float) -> None:
+        """Extend the life of many connections at once (one heartbeat per process)."""
+
+    async def presence_counts(self, sessions: Sequence[str]) -> dict[str, Counts]:
+        """Current and peak counts, expired entries removed first."""
+
+    async def presence_online(self, session: str) -> list[Member]:
+        """Who is present now, sorted by key."""
+
+    async def presence_conns(self, session: str, key: str) -> list[str]:
+        """The live connections of one identity in a session (to remove them)."""
 
     async def ping(self) -> None:
         """Raise if the backing store is unreachable (for /readyz)."""

@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from server.live.base import Counts, Member, Presence
+
+
+@dataclass
+class _Room:
+    # key → conn → expiry (monotonic seconds); key → display name
+    conns: dict[str, dict[str, float]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    peak: int = 0
+
+    def purge(self, now: float) -> None:
+        for key in list(self.conns):
+            live = {c: t for c, t in self.conns[key].items() if t > now}
+            if live:
+                self.conns[key] = live
+            else:
+                del self.conns[key]
+                self.names.pop(key, None)
+
+    def counts(self) -> Counts:
+        # Refreshes can re-add entries, so any read may find a new peak.
+        self.peak = max(self.peak, len(self.conns))
+        return Counts(len(self.conns), self.peak)
 
 
 class MemoryLiveState:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
+        self._rooms: dict[str, _Room] = {}
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         now = time.monotonic()
@@ -23,6 +50,55 @@ class MemoryLiveState:
     def _sweep(self, now: float, window: float) -> None:
         # Bounded memory under a flood of distinct keys.
         self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window}
+
+    def _room(self, session: str) -> _Room:
+        room = self._rooms.get(session)
+        if room is None:
+            room = self._rooms[session] = _Room()
+        return room
+
+    def _add(self, p: Presence, expiry: float) -> _Room:
+        room = self._room(p.session)
+        room.conns.setdefault(p.key, {})[p.conn] = expiry
+        room.names[p.key] = p.name
+        return room
+
+    async def presence_join(self, p: Presence, ttl: float) -> Counts:
+        now = time.monotonic()
+        room = self._add(p, now + ttl)
+        room.purge(now)
+        return room.counts()
+
+    async def presence_leave(self, session: str, key: str, conn: str) -> Counts:
+        room = self._room(session)
+        tabs = room.conns.get(key)
+        if tabs is not None:
+            tabs.pop(conn, None)
+        room.purge(time.monotonic())
+        return room.counts()
+
+    async def presence_refresh(self, entries: Sequence[Presence], ttl: float) -> None:
+        expiry = time.monotonic() + ttl
+        for p in entries:
+            self._add(p, expiry)
+
+    async def presence_counts(self, sessions: Sequence[str]) -> dict[str, Counts]:
+        now = time.monotonic()
+        out: dict[str, Counts] = {}
+        for s in sessions:
+            room = self._room(s)
+            room.purge(now)
+            out[s] = room.counts()
+        return out
+
+    async def presence_online(self, session: str) -> list[Member]:
+        room = self._room(session)
+        room.purge(time.monotonic())
+        return [Member(k, room.names.get(k, "")) for k in sorted(room.conns)]
+
+    async def presence_conns(self, session: str, key: str) -> list[str]:
+        now = time.monotonic()
+        return sorted(c for c, t in self._room(session).conns.get(key, {}).items() if t > now)
 
     async def ping(self) -> None:
         return None

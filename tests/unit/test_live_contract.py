@@ -1,0 +1,98 @@
+"""One contract, two LiveState implementations: in-memory and a real private Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from server.live import Counts, LiveState, Member, MemoryLiveState, Presence
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def live(request: pytest.FixtureRequest) -> AsyncIterator[LiveState]:
+    if request.param == "memory":
+        yield MemoryLiveState()
+        return
+    from server.live.redis import RedisLiveState
+
+    url = request.getfixturevalue("redis_url")
+    # A fresh prefix per test: one private redis-server serves the whole run.
+    state = RedisLiveState(url, prefix=f"t{secrets.token_hex(4)}:")
+    await state.ping()
+    yield state
+    await state.close()
+
+
+def P(session: str, key: str, conn: str, name: str = "") -> Presence:
+    return Presence(session, key, conn, name or key.upper())
+
+
+async def test_rate_limit_window(live: LiveState) -> None:
+    key = secrets.token_hex(4)
+    assert [await live.hit(key, 3, 60) for _ in range(5)] == [True, True, True, False, False]
+    assert await live.hit(key + "other", 3, 60)
+
+
+async def test_tabs_count_once_and_leave_with_the_last(live: LiveState) -> None:
+    assert await live.presence_join(P("s1", "p1", "a"), 30) == Counts(1, 1)
+    assert await live.presence_join(P("s1", "p1", "b"), 30) == Counts(1, 1)
+    assert await live.presence_join(P("s1", "p2", "c"), 30) == Counts(2, 2)
+    assert await live.presence_leave("s1", "p1", "a") == Counts(2, 2)
+    assert await live.presence_conns("s1", "p1") == ["b"]
+    assert await live.presence_leave("s1", "p1", "b") == Counts(1, 2)
+    assert await live.presence_conns("s1", "p1") == []
+    # Leaving twice, or a connection never seen, changes nothing.
+    assert await live.presence_leave("s1", "p1", "b") == Counts(1, 2)
+    assert await live.presence_leave("s1", "p9", "z") == Counts(1, 2)
+
+
+async def test_sessions_are_separate(live: LiveState) -> None:
+    await live.presence_join(P("s1", "p1", "a"), 30)
+    await live.presence_join(P("s2", "p1", "b"), 30)
+    await live.presence_join(P("s2", "p2", "c"), 30)
+    assert await live.presence_counts(["s1", "s2", "s3"]) == {
+        "s1": Counts(1, 1), "s2": Counts(2, 2), "s3": Counts(0, 0)}
+    assert await live.presence_online("s2") == [Member("p1", "P1"), Member("p2", "P2")]
+
+
+async def test_unrefreshed_entries_expire_and_peak_stays(live: LiveState) -> None:
+    await live.presence_join(P("s1", "p1", "a"), 0.4)
+    await live.presence_join(P("s1", "p2", "b"), 30)
+    await asyncio.sleep(0.6)
+    assert await live.presence_counts(["s1"]) == {"s1": Counts(1, 2)}
+    assert await live.presence_online("s1") == [Member("p2", "P2")]
+    assert await live.presence_conns("s1", "p1") == []
+
+
+async def test_refresh_keeps_entries_alive(live: LiveState) -> None:
+    await live.presence_join(P("s1", "p1", "a"), 0.5)
+    await live.presence_join(P("s1", "p2", "b"), 0.5)
+    for _ in range(3):
+        await asyncio.sleep(0.3)
+        await live.presence_refresh([P("s1", "p1", "a")], 0.5)
+    assert await live.presence_counts(["s1"]) == {"s1": Counts(1, 2)}
+    # Refresh re-creates an entry that had already expired (a late heartbeat).
+    await live.presence_refresh([P("s1", "p2", "b", "Back")], 30)
+    assert (await live.presence_counts(["s1"]))["s1"].count == 2
+    assert Member("p2", "Back") in await live.presence_online("s1")
+
+
+async def test_one_tab_expiring_keeps_the_identity(live: LiveState) -> None:
+    await live.presence_join(P("s1", "p1", "short"), 0.3)
+    await live.presence_join(P("s1", "p1", "long"), 30)
+    await asyncio.sleep(0.5)
+    assert await live.presence_conns("s1", "p1") == ["long"]
+    assert (await live.presence_counts(["s1"]))["s1"].count == 1
+    assert await live.presence_leave("s1", "p1", "long") == Counts(0, 1)
+
+
+async def test_many_members_refresh_in_one_call(live: LiveState) -> None:
+    entries = [P("big", f"p{i}", f"c{i}") for i in range(1500)]
+    for p in entries[:10]:
+        await live.presence_join(p, 30)
+    await live.presence_refresh(entries, 30)
+    assert await live.presence_counts(["big"]) == {"big": Counts(1500, 1500)}
+    assert len(await live.presence_online("big")) == 1500
