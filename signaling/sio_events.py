@@ -1,10 +1,11 @@
 """Socket.IO `stage:*` events: browser viewers join the stage, everyone follows it.
 
 Client -> server (all answer through the ack):
-  stage:watch   {session, sdp}          -> {sdp, resource, stage} | {error}
-  stage:leave   {session, resource}     -> {ok: true} | {error}
-  stage:state   {session}               -> {stage} | {error}
-  stage:program {session, publisher}     -> {stage} | {error}  (moderators)
+  stage:watch   {session, sdp}          -> {ok, sdp, resource, stage}
+  stage:leave   {session, resource}     -> {ok}
+  stage:state   {session}               -> {ok, stage}
+  stage:program {session, publisher}    -> {ok, stage}   (moderators)
+  failures: {ok: false, error: {code, message}}
 Server -> room f"session:{id}":
   stage:update  <snapshot>  (see Stage.snapshot / docs/protocol-stage.md)
 """
@@ -24,7 +25,7 @@ Ack = dict[str, Any]
 
 
 def _error(code: str, message: str) -> Ack:
-    return {"error": {"code": code, "message": message}}
+    return {"ok": False, "error": {"code": code, "message": message}}
 
 
 def register(app: web.Application, sio: Any) -> None:
@@ -64,6 +65,8 @@ def register(app: web.Application, sio: Any) -> None:
         if not isinstance(offer, str):
             return _error("sdp_missing", "sdp must be the offer as a string")
         viewer, answer = await registry.watch(session_id, principal, offer, "browser", sid=sid)
+        # Follow the stage even if the page has not sent session:join (yet).
+        await sio.enter_room(sid, f"session:{session_id}")
         return {
             "sdp": answer,
             "resource": viewer.id,
@@ -80,11 +83,12 @@ def register(app: web.Application, sio: Any) -> None:
     async def state(sid: str, principal: Principal, session_id: str, data: dict[str, Any]) -> Ack:
         if not principal.can_watch(session_id):
             return _error("forbidden", "this token may not watch this session")
+        await sio.enter_room(sid, f"session:{session_id}")
         stage = registry.stages.get(session_id)
         snap = stage.snapshot() if stage else registry.stage(session_id).snapshot()
         if stage is None:
             registry.stages.pop(session_id, None)
-        return {"stage": snap}
+        return {"ok": True, "stage": snap, "ice_servers": registry.media.ice_servers_json()}
 
     async def program(sid: str, principal: Principal, session_id: str, data: dict[str, Any]) -> Ack:
         if not principal.can_moderate(session_id):
@@ -92,7 +96,7 @@ def register(app: web.Application, sio: Any) -> None:
         publisher = data.get("publisher")
         if publisher is not None and not isinstance(publisher, str):
             return _error("invalid", "publisher must be a publisher id or null")
-        return {"stage": registry.set_program(session_id, publisher).snapshot()}
+        return {"ok": True, "stage": registry.set_program(session_id, publisher).snapshot()}
 
     sio.on("stage:watch", handler(watch))
     sio.on("stage:leave", handler(leave))

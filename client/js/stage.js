@@ -1,0 +1,158 @@
+// Live-stage protocol: WHIP publishing, and watching over Socket.IO.
+// No DOM code here: watch-view.js and studio-page.js draw.
+//
+// Watching: one RTCPeerConnection per viewer with fixed slots, three per stage
+// position (audio, camera, screen). Slot i is position Math.floor(i / 3),
+// label LABELS[i % 3]. The server points each slot at whoever holds that
+// position, so speakers joining, leaving, sharing or reloading never need a
+// renegotiation: the page only redraws from `stage:update`.
+
+import { request } from "./live.js";
+
+export const LABELS = ["audio", "camera", "screen"];
+
+// The offer goes out at once, without waiting for ICE gathering: the server
+// learns our address from our connectivity checks (peer-reflexive), which is
+// what a browser without camera permission (mDNS candidates) needs anyway.
+export async function watchStage(socket, sessionId, handlers = {}) {
+  const emit = (fn, ...args) => { try { handlers[fn]?.(...args); } catch (e) { console.warn(e); } };
+  const state = await request(socket, "stage:state", { session: sessionId });
+  if (!state?.ok) throw Object.assign(new Error(state?.error?.message ?? "stage unavailable"), { code: state?.error?.code });
+  const positions = state.stage.slots.positions;
+  let pc = null;
+  let resource = null;
+  let closed = false;
+  let retryTimer = null;
+  let retries = 0;
+  const slots = [];
+
+  const onUpdate = (snapshot) => { if (snapshot?.session === sessionId) emit("onStage", snapshot); };
+  socket.on("stage:update", onUpdate);
+
+  function scheduleRetry(reason) {
+    if (closed || retryTimer) return;
+    const delay = Math.min(8000, 500 * 2 ** Math.min(retries, 4));
+    retries += 1;
+    emit("onState", "reconnecting", reason);
+    retryTimer = setTimeout(() => { retryTimer = null; open().catch((e) => scheduleRetry(e.message)); }, delay);
+  }
+
+  async function open() {
+    teardown();
+    const iceServers = state.ice_servers ?? [];
+    const mine = new RTCPeerConnection({ iceServers });
+    pc = mine;
+    slots.length = 0;
+    for (let p = 0; p < positions; p += 1) {
+      for (const label of LABELS) {
+        const t = mine.addTransceiver(label === "audio" ? "audio" : "video", { direction: "recvonly" });
+        slots.push({ position: p, label, transceiver: t, track: t.receiver.track });
+      }
+    }
+    mine.addEventListener("connectionstatechange", () => {
+      if (pc !== mine) return;
+      const s = mine.connectionState;
+      emit("onState", s);
+      if (s === "connected") retries = 0;
+      // aiortc cannot restart ICE in place, so a network change or a lost
+      // server means a fresh connection; the server frees the old one.
+      if (s === "failed" || s === "closed") scheduleRetry(s);
+      if (s === "disconnected") setTimeout(() => { if (pc === mine && mine.connectionState === "disconnected") scheduleRetry(s); }, 3000);
+    });
+    const offer = await mine.createOffer();
+    await mine.setLocalDescription(offer);
+    const reply = await request(socket, "stage:watch", { session: sessionId, sdp: mine.localDescription.sdp });
+    if (pc !== mine) return;
+    if (!reply?.ok) {
+      const err = reply?.error ?? { code: "timeout", message: "no answer from the server" };
+      emit("onError", err);
+      if (err.code === "stage_full" || err.code === "forbidden" || err.code === "unauthorized") return;
+      throw new Error(err.message);
+    }
+    resource = reply.resource;
+    await mine.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    emit("onSlots", slots.map(({ position, label, track }) => ({ position, label, track })));
+    emit("onStage", reply.stage);
+  }
+
+  function teardown() {
+    if (pc) {
+      const old = pc;
+      pc = null;
+      old.close();
+      if (resource) request(socket, "stage:leave", { session: sessionId, resource }, 2000);
+      resource = null;
+    }
+  }
+
+  // A network change (Wi-Fi to cellular) means new addresses: reconnect.
+  const onOnline = () => { if (!closed) { retries = 0; scheduleRetry("network"); } };
+  window.addEventListener("online", onOnline);
+  const onReconnect = () => { if (!closed && pc?.connectionState !== "connected") scheduleRetry("socket"); };
+  socket.on("connect", onReconnect);
+
+  await open().catch((e) => scheduleRetry(e.message));
+  return {
+    get pc() { return pc; },
+    slots,
+    async stats() {
+      if (!pc) return [];
+      const out = [];
+      (await pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp") out.push(r); });
+      return out;
+    },
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      socket.off("stage:update", onUpdate);
+      socket.off("connect", onReconnect);
+      window.removeEventListener("online", onOnline);
+      teardown();
+    },
+  };
+}
+
+// WHIP (RFC 9725) publishing, as any third-party encoder would do it.
+// Transceivers: audio, camera, and a screen slot that stays empty until
+// shareScreen() — replaceTrack needs no renegotiation (WHIP has none).
+export async function publish(sessionId, token, { audio, video, iceServers = [] }) {
+  const pc = new RTCPeerConnection({ iceServers });
+  pc.addTransceiver(audio ?? "audio", { direction: "sendonly" });
+  pc.addTransceiver(video ?? "video", { direction: "sendonly" });
+  const screen = pc.addTransceiver("video", { direction: "sendonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  const res = await fetch(`/whip/${encodeURIComponent(sessionId)}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
+    body: pc.localDescription.sdp,
+  });
+  if (res.status !== 201) {
+    pc.close();
+    let err = { code: `http_${res.status}`, message: res.statusText };
+    try { err = (await res.json()).error ?? err; } catch { /* not JSON */ }
+    throw Object.assign(new Error(err.message), { code: err.code, status: res.status });
+  }
+  const location = res.headers.get("Location");
+  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+  const auth = { Authorization: `Bearer ${token}` };
+  // Leaving the page (reload, close) frees the stage position at once.
+  const onHide = () => { fetch(location, { method: "DELETE", headers: auth, keepalive: true }).catch(() => {}); };
+  window.addEventListener("pagehide", onHide);
+  return {
+    pc,
+    location,
+    shareScreen: (track) => screen.sender.replaceTrack(track ?? null),
+    replaceCamera: (track) => pc.getSenders()[1].replaceTrack(track),
+    replaceAudio: (track) => pc.getSenders()[0].replaceTrack(track),
+    async stop() {
+      window.removeEventListener("pagehide", onHide);
+      pc.close();
+      await fetch(location, { method: "DELETE", headers: auth }).catch(() => {});
+    },
+  };
+}
+
+// Moderators choose who is on air (what WHEP players get).
+export function setProgram(socket, sessionId, publisherId) {
+  return request(socket, "stage:program", { session: sessionId, publisher: publisherId });
+}

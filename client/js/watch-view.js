@@ -1,0 +1,116 @@
+// The stage as viewers see it: one tile per live speaker, screen shares large.
+// Draws only; the protocol is in stage.js. User text goes in via textContent.
+import { watchStage } from "./stage.js";
+import { t } from "./i18n.js";
+
+const tr = (key, fallback) => {
+  try { const s = t(key); return s && s !== key ? s : fallback; } catch { return fallback; }
+};
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text) node.textContent = text;
+  return node;
+}
+
+export async function mountWatch(root, socket, sessionId) {
+  if (!document.querySelector('link[href="/css/stage.css"]')) {
+    const link = el("link");
+    link.rel = "stylesheet";
+    link.href = "/css/stage.css";
+    document.head.append(link);
+  }
+  root.classList.add("halqa-stage");
+  root.replaceChildren();
+  const status = el("p", "stage-status");
+  status.setAttribute("role", "status");
+  const unmute = el("button", "stage-unmute", tr("stage.unmute", "🔊 Activer le son"));
+  unmute.type = "button";
+  const grid = el("div", "stage-grid layout-empty");
+  const waiting = el("p", "stage-waiting", tr("stage.waiting", "La session n'a pas encore commencé."));
+  root.append(status, unmute, grid, waiting);
+
+  // One tile per position: camera video carries the audio too; screen apart.
+  const tiles = new Map();
+  let muted = true;
+  function tile(position) {
+    if (tiles.has(position)) return tiles.get(position);
+    const box = el("figure", "stage-tile");
+    box.dataset.position = String(position);
+    const cam = el("video", "stage-camera");
+    const screen = el("video", "stage-screen");
+    for (const v of [cam, screen]) {
+      v.autoplay = true;
+      v.playsInline = true;
+      v.muted = true; // browsers only autoplay muted media; unmute is one click
+    }
+    const name = el("figcaption", "stage-name");
+    box.append(cam, name);
+    const entry = { box, cam, screen, name, camStream: new MediaStream(), screenStream: new MediaStream() };
+    cam.srcObject = entry.camStream;
+    screen.srcObject = entry.screenStream;
+    tiles.set(position, entry);
+    return entry;
+  }
+
+  function play(v) { v.play().catch(() => {}); }
+
+  unmute.addEventListener("click", () => {
+    muted = !muted;
+    for (const e of tiles.values()) { e.cam.muted = muted; play(e.cam); }
+    unmute.textContent = muted ? tr("stage.unmute", "🔊 Activer le son") : tr("stage.mute", "🔇 Couper le son");
+    unmute.classList.toggle("on", !muted);
+  });
+
+  function onSlots(slots) {
+    for (const { position, label, track } of slots) {
+      const e = tile(position);
+      const stream = label === "screen" ? e.screenStream : e.camStream;
+      for (const old of stream.getTracks()) if (old.kind === track.kind) stream.removeTrack(old);
+      stream.addTrack(track);
+    }
+  }
+
+  function onStage(snap) {
+    const live = snap.publishers ?? [];
+    const sharing = live.filter((p) => p.screen);
+    grid.className = "stage-grid " + (sharing.length ? "layout-screen" : live.length > 1 ? "layout-grid" : live.length ? "layout-single" : "layout-empty");
+    grid.dataset.count = String(live.length);
+    waiting.hidden = live.length > 0;
+    const wanted = [];
+    for (const p of live) {
+      const e = tile(p.position);
+      e.name.textContent = p.name;
+      if (p.screen) {
+        e.screen.classList.add("shared");
+        wanted.push(e.screen);
+      }
+      wanted.push(e.box);
+    }
+    // Screens first (large), then the speakers.
+    grid.replaceChildren(...wanted);
+    for (const v of grid.querySelectorAll("video")) play(v);
+    root.dataset.viewers = String(snap.viewers ?? 0);
+  }
+
+  const labels = {
+    new: tr("stage.connecting", "Connexion…"), connecting: tr("stage.connecting", "Connexion…"),
+    connected: "", disconnected: tr("stage.reconnecting", "Reconnexion…"),
+    reconnecting: tr("stage.reconnecting", "Reconnexion…"), failed: tr("stage.reconnecting", "Reconnexion…"),
+  };
+  const controller = await watchStage(socket, sessionId, {
+    onSlots,
+    onStage,
+    onState: (s) => { status.textContent = labels[s] ?? ""; root.dataset.state = s; },
+    onError: (err) => {
+      status.textContent = err.code === "stage_full"
+        ? tr("stage.full", "La scène est pleine pour le moment ; nouvel essai dans un instant.")
+        : err.message;
+      root.dataset.state = "error";
+    },
+  });
+  // For the end-to-end tests and for debugging from the console.
+  window.halqaStage = controller;
+  return controller;
+}
