@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 
 import signaling
-from server.api import health, invites, program, registrations
+from server.api import calendar, health, invites, program, registrations
 from server.api.common import errors_middleware, security_headers
 from server.api.pages import setup_pages
 from server.config import Settings
@@ -45,6 +45,8 @@ def create_app(settings: Settings) -> web.Application:
     r.add_get("/metrics", health.metrics)
     r.add_get("/api/program", program.get_program)
     r.add_get("/api/sessions/{id}", program.get_session)
+    r.add_get("/api/sessions/{id}/calendar.ics", calendar.session_ics)
+    r.add_get("/api/program/calendar.ics", calendar.program_ics)
     r.add_post("/api/registrations", registrations.create_registration)
     r.add_post("/api/invites", invites.create_invite)
     r.add_get("/api/invites", invites.list_invites)

@@ -110,7 +110,7 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             print(issued.token)
             return 0
         if args.command == "revoke":
-            if await grants.revoke(args.token):
+            if await grants.revoke(args.token) is not None:
                 print("revoked")
                 return 0
             print("halqa: no live token matches", file=sys.stderr)

@@ -35,6 +35,22 @@ class LimitSettings(BaseModel):
     requests_per_minute: int = Field(600, ge=1)
 
 
+class InteractionSettings(BaseModel):
+    """Chat, Q&A and presence limits (server/chat.py, server/question.py)."""
+
+    chat_max_chars: int = Field(500, ge=1, le=4000)
+    question_max_chars: int = Field(300, ge=1, le=4000)
+    # Per identity (all tabs together): at most N messages per window seconds.
+    chat_rate: int = Field(5, ge=1)
+    chat_rate_window: float = Field(10.0, gt=0)
+    question_rate: int = Field(3, ge=1)
+    question_rate_window: float = Field(60.0, gt=0)
+    vote_rate: int = Field(30, ge=1)
+    vote_rate_window: float = Field(10.0, gt=0)
+    history: int = Field(50, ge=0, le=500)
+    max_slow_mode: int = Field(600, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HALQA_", env_nested_delimiter="__", extra="forbid"
@@ -60,6 +76,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     limits: LimitSettings = LimitSettings()
     media: MediaSettings = MediaSettings()
+    interaction: InteractionSettings = InteractionSettings()
 
     @field_validator("public_url")
     @classmethod

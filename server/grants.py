@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database
@@ -101,21 +101,22 @@ class Grants:
                 raise LookupError(f"no session {session_id!r}")
             return await issue(s, role, session_id=session_id, label=label)
 
-    async def revoke(self, token: str) -> bool:
-        """Revoke by token; True if a live grant was revoked."""
+    async def revoke(self, token: str) -> int | None:
+        """Revoke by token; the grant's id if a live grant was revoked."""
         return await self._revoke(Grant.token_hash == hash_token(token))
 
-    async def revoke_id(self, grant_id: int) -> bool:
+    async def revoke_id(self, grant_id: int) -> int | None:
         return await self._revoke(Grant.id == grant_id)
 
-    async def _revoke(self, where: object) -> bool:
+    async def _revoke(self, where: ColumnElement[bool]) -> int | None:
         async with self.db.transaction() as s:
-            result = await s.execute(
-                update(Grant)
-                .where(where, Grant.revoked_at.is_(None))  # type: ignore[arg-type]
-                .values(revoked_at=utcnow())
+            grant_id = await s.scalar(
+                select(Grant.id).where(where, Grant.revoked_at.is_(None)).with_for_update()
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if grant_id is None:
+                return None
+            await s.execute(update(Grant).where(Grant.id == grant_id).values(revoked_at=utcnow()))
+            return grant_id
 
     async def list_invites(self) -> list[Grant]:
         async with self.db.session() as s:

@@ -75,6 +75,12 @@ class Session(Base):
     ends_at: Mapped[dt.datetime]
     # scheduled → open → closed; moderators open and close a session.
     state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Live interaction (server/question.py, server/chat.py, server/presence.py):
+    # "moderated" Q&A shows a question once a moderator approves it, "open" at once;
+    # slow mode is the seconds a participant waits between chat messages (0 = off).
+    qa_mode: Mapped[str] = mapped_column(String(16), default="moderated")
+    slow_mode: Mapped[int] = mapped_column(Integer, default=0)
+    peak_viewers: Mapped[int] = mapped_column(Integer, default=0)
     speakers: Mapped[list[SessionSpeaker]] = relationship(
         order_by="SessionSpeaker.position", cascade="all, delete-orphan", lazy="selectin"
     )

@@ -257,6 +257,7 @@ def session_json(x: Session, tz: ZoneInfo, live: bool) -> dict[str, Any]:
         "day": start.date().isoformat(),
         "starts_at": start.isoformat(),
         "ends_at": x.ends_at.astimezone(tz).isoformat(),
+        "timezone": tz.key,
         "state": x.state,
         "live": live,
         "speakers": [

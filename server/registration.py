@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,7 +24,7 @@ class RegistrationIn(BaseModel):
     country: str
     organisation: str = Field("", max_length=200)
     language: Literal["fr", "ar", "en"]
-    consent: bool
+    consent: StrictBool
     # The session the participant wants to land on after registering.
     session: str | None = Field(None, max_length=64)
 

@@ -102,6 +102,4 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if response.content_type == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
     return response

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.api.common import json_response, read_json
 from server.auth import require_organizer
 from server.errors import ApiError, not_found
-from server.keys import GRANTS, SETTINGS
+from server.keys import GRANTS, SETTINGS, SIO
+from server.realtime import disconnect_grant
 from server.roles import Role
 
 
@@ -75,8 +76,9 @@ async def revoke_invite(request: web.Request) -> web.Response:
         grant_id = int(request.match_info["id"])
     except ValueError:
         raise not_found("invite") from None
-    if not await request.app[GRANTS].revoke_id(grant_id):
+    if await request.app[GRANTS].revoke_id(grant_id) is None:
         raise not_found("live invite")
+    await disconnect_grant(request.app[SIO], grant_id)
     return web.Response(status=204)
 
 
@@ -84,6 +86,8 @@ async def revoke_token(request: web.Request) -> web.Response:
     """Revoke any token (a participant's leaked link too) by its value."""
     await require_organizer(request)
     data = await read_json(request, RevokeIn)
-    if not await request.app[GRANTS].revoke(data.token):
+    grant_id = await request.app[GRANTS].revoke(data.token)
+    if grant_id is None:
         raise not_found("live token")
+    await disconnect_grant(request.app[SIO], grant_id)
     return web.Response(status=204)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.api.common import CSP
+
 CLIENT = Path(__file__).resolve().parent.parent.parent / "client"
 SOCKET_IO = CLIENT / "node_modules" / "socket.io-client" / "dist"
 
@@ -26,6 +28,7 @@ def _page(path: Path) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
     async def handler(request: web.Request) -> web.FileResponse:
         resp = web.FileResponse(path)
         resp.headers["Cache-Control"] = "no-cache"
+        resp.headers["Content-Security-Policy"] = CSP
         return resp
 
     return handler

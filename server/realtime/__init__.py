@@ -78,7 +78,12 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
 
 
 async def disconnect_grant(sio: socketio.AsyncServer, token_id: int) -> None:
-    """Close this process's connections that were made with a revoked token."""
+    """Close the connections that were made with a revoked token.
+
+    This process's sockets are closed at once; the event reaches the others'
+    through the Redis manager, and their clients drop the token on receipt.
+    """
     room = grant_room(token_id)
+    await sio.emit("auth:revoked", {}, room=room)
     for sid, _ in list(sio.manager.get_participants("/", room)):
         await sio.disconnect(sid)

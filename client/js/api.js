@@ -1,0 +1,62 @@
+// HTTP protocol module: no DOM code here.
+const TOKEN_KEY = "halqa.token";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code ?? "http_error";
+    this.fields = body?.error?.fields ?? {};
+  }
+}
+
+export async function api(path, { method = "GET", body, token } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+export const getProgram = () => api("/api/program");
+export const getSession = (id) => api(`/api/sessions/${encodeURIComponent(id)}`);
+export const register = (data) => api("/api/registrations", { method: "POST", body: data });
+
+export function savedToken() {
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+export function saveToken(token) {
+  localStorage.setItem(TOKEN_KEY, token);
+}
+
+export function forgetToken() {
+  localStorage.removeItem(TOKEN_KEY);
+}
+
+// Personal links carry the token in the URL fragment (never sent to the
+// server); take it from there once, keep it, and clean the address bar.
+export function tokenFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get("token");
+  if (token) {
+    saveToken(token);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return { token: token ?? savedToken(), session: params.get("session") };
+}
+
+// The session to open by default: the live one, else the next, else the first.
+export function defaultSession(program, now = new Date()) {
+  const sessions = program.sessions;
+  return (
+    sessions.find((s) => s.live) ??
+    sessions.find((s) => new Date(s.ends_at) > now) ??
+    sessions[0]
+  );
+}

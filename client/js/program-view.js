@@ -1,0 +1,52 @@
+// Draws the program by day: times in the event's zone and the viewer's own.
+import { countryName, formatDay, formatTime, pickText, t } from "./i18n.js";
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+export function renderProgram(container, program) {
+  const tz = program.event.timezone;
+  const localTz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  container.replaceChildren();
+  for (const day of program.event.days) {
+    const section = el("section", { class: "day" });
+    section.append(el("h3", {}, formatDay(day, tz)));
+    const list = el("ol", { class: "sessions" });
+    for (const s of program.sessions.filter((x) => x.day === day)) list.append(sessionItem(s, tz, localTz));
+    section.append(list);
+    container.append(section);
+  }
+}
+
+function sessionItem(s, tz, localTz) {
+  const item = el("li", { class: `session kind-${s.kind}`, id: `s-${s.id}` });
+  const time = el("p", { class: "time" },
+    el("time", { datetime: s.starts_at }, `${formatTime(s.starts_at, tz)}–${formatTime(s.ends_at, tz)}`));
+  if (localTz && localTz !== tz) {
+    time.append(" ", el("span", { class: "muted" },
+      t("program.local_time", { time: formatTime(s.starts_at, localTz) })));
+  }
+  const head = el("div", { class: "session-head" }, el("span", { class: "kind" }, t(`kind.${s.kind}`)));
+  if (s.live) head.append(el("span", { class: "live-badge" }, t("program.live")));
+  if (typeof s.viewers === "number") head.append(el("span", { class: "muted" },
+    t("program.watching", { count: s.viewers })));
+  const title = el("h4", {}, el("a", { href: `/session/${encodeURIComponent(s.id)}` }, pickText(s.title)));
+  const speakers = el("ul", { class: "speakers", "aria-label": t("program.speakers") });
+  for (const sp of s.speakers) {
+    const li = el("li", {}, sp.name);
+    if (sp.country) li.append(" ", el("span", { class: "country" }, `(${countryName(sp.country)})`));
+    speakers.append(li);
+  }
+  const ics = el("a", { class: "calendar", href: `/api/sessions/${encodeURIComponent(s.id)}/calendar.ics`,
+    download: `${s.id}.ics` }, t("program.calendar"));
+  item.append(head, time, title, speakers, ics);
+  if (s.room) item.append(el("p", { class: "muted room" }, s.room));
+  return item;
+}

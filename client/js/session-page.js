@@ -1,0 +1,86 @@
+// The watch page: the stage, chat, questions and viewer count of one session.
+// Each panel is its own module; this page only wires them to one socket.
+import { ApiError, getSession, tokenFromFragment } from "./api.js";
+import { applyDocument, countryName, formatDay, formatTime, mountLanguageSwitcher, pickText, t } from "./i18n.js";
+import { connect, request } from "./live.js";
+
+const sessionId = decodeURIComponent(location.pathname.split("/").pop());
+let session = null;
+
+function drawTitle() {
+  if (!session) return;
+  document.title = pickText(session.title);
+  document.getElementById("session-name").textContent = pickText(session.title);
+  document.getElementById("session-kind").textContent = t(`kind.${session.kind}`);
+  const tz = session.timezone;
+  document.getElementById("session-when").textContent =
+    `${formatDay(session.day, tz)} · ${formatTime(session.starts_at, tz)}–${formatTime(session.ends_at, tz)}`;
+  document.getElementById("session-speakers").textContent = session.speakers
+    .map((s) => (s.country ? `${s.name} (${countryName(s.country)})` : s.name)).join(" · ");
+}
+
+function setConnection(key) {
+  document.getElementById("connection").textContent = t(key);
+  document.getElementById("connection").dataset.state = key;
+}
+
+// Panels load lazily: a failure in one never blanks the others.
+async function mount(module, fn, ...args) {
+  try {
+    const mod = await import(module);
+    if (typeof mod[fn] === "function") return await mod[fn](...args);
+  } catch (err) {
+    console.warn(`panel ${module} unavailable`, err);
+  }
+  return null;
+}
+
+async function main() {
+  applyDocument();
+  mountLanguageSwitcher(document.getElementById("languages"));
+  document.addEventListener("halqa:lang", drawTitle);
+  try {
+    session = await getSession(sessionId);
+  } catch (err) {
+    document.getElementById("session-name").textContent =
+      err instanceof ApiError && err.status === 404 ? t("session.not_found") : String(err.message);
+    return;
+  }
+  drawTitle();
+  const { token } = tokenFromFragment();
+  if (!token) {
+    document.getElementById("gate-register").href = `/?session=${encodeURIComponent(sessionId)}#register`;
+    document.getElementById("gate").hidden = false;
+    return;
+  }
+  document.getElementById("room").hidden = false;
+  setConnection("session.connecting");
+  const socket = connect(token);
+  const me = { token, session: sessionId, role: null, name: null };
+  socket.on("connect_error", (err) => {
+    if (err?.data?.code === "unauthorized" || err?.message === "unauthorized") {
+      setConnection("session.refused");
+      socket.disconnect();
+    } else {
+      setConnection("session.disconnected");
+    }
+  });
+  socket.on("disconnect", () => setConnection("session.disconnected"));
+  socket.on("connect", async () => {
+    setConnection("session.connected");
+    const reply = await request(socket, "session:join", { session: sessionId });
+    if (reply?.ok) {
+      me.role = reply.role ?? me.role;
+      me.name = reply.name ?? me.name;
+    }
+    document.dispatchEvent(new CustomEvent("halqa:joined", { detail: reply }));
+  });
+  await Promise.all([
+    mount("./watch-view.js", "mountWatch", document.getElementById("stage"), socket, sessionId, token),
+    mount("./presence-view.js", "mountViewerCount", document.getElementById("viewers"), socket, sessionId),
+    mount("./questions-view.js", "mountQuestions", document.getElementById("questions"), socket, sessionId, me),
+    mount("./chat-view.js", "mountChat", document.getElementById("chat"), socket, sessionId, me),
+  ]);
+}
+
+main();

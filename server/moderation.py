@@ -1,0 +1,152 @@
+"""Moderation: mute and ban (per session or event-wide), session settings.
+
+Only participant identities (keys "p…") can be sanctioned: staff tokens are
+revoked by the organizer instead (POST /api/tokens/revoke). A sanction names
+its subject by a chat message, a question (so a moderator can act on the
+author of an anonymous question without ever learning who it is) or the key
+shown in the online list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import or_, select
+
+
+from server.db import Database
+from server.interaction import Refused, iso, load_session, session_settings
+from server.models import utcnow
+from server.models_interaction import ChatMessage, Question, Sanction
+from server.roles import Principal, Role
+
+SanctionAction = Literal["mute", "unmute", "ban", "unban"]
+
+
+@dataclass(frozen=True)
+class Target:
+    message: int | None = None
+    question: int | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class SanctionChange:
+    kind: str  # mute | ban
+    active: bool
+    subject_key: str
+    subject_name: str
+    session_id: str | None
+
+
+async def active_sanctions(db: Database, key: str, session_id: str | None) -> set[str]:
+    """The kinds ("mute", "ban") in force for `key` in a session (or event-wide only)."""
+    async with db.session() as s:
+        rows = await s.scalars(
+            select(Sanction.kind).where(
+                Sanction.subject_key == key,
+                Sanction.lifted_at.is_(None),
+                or_(Sanction.session_id.is_(None), Sanction.session_id == session_id),
+            )
+        )
+        return set(rows)
+
+
+async def check_can_write(db: Database, principal: Principal, session_id: str) -> None:
+    kinds = await active_sanctions(db, principal.key, session_id)
+    if "ban" in kinds:
+        raise Refused("banned")
+    if "mute" in kinds:
+        raise Refused("muted")
+
+
+def _check_may_moderate(principal: Principal, session_id: str | None) -> None:
+    if session_id is None:
+        # Event-wide power: the organizer, or a moderator bound to no session.
+        if not (principal.is_organizer
+                or principal.role is Role.moderator and principal.session_id is None):
+            raise Refused("forbidden")
+    elif not principal.can_moderate(session_id):
+        raise Refused("forbidden")
+
+
+async def sanction(
+    db: Database, principal: Principal, session_id: str | None, action: SanctionAction,
+    target: Target,
+) -> SanctionChange:
+    _check_may_moderate(principal, session_id)
+    kind = action.removeprefix("un")
+    async with db.transaction() as s:
+        if session_id is not None:
+            await load_session(s, session_id)
+        key, name = await _subject(s, target, session_id)
+        if not key.startswith("p"):
+            raise Refused("not_sanctionable")
+        current = (
+            await s.scalars(
+                select(Sanction).where(
+                    Sanction.subject_key == key, Sanction.kind == kind,
+                    Sanction.lifted_at.is_(None),
+                    Sanction.session_id.is_(None) if session_id is None
+                    else Sanction.session_id == session_id,
+                )
+            )
+        ).all()
+        if action.startswith("un"):
+            for row in current:
+                row.lifted_at = utcnow()
+        elif not current:
+            s.add(Sanction(kind=kind, subject_key=key, subject_name=name,
+                           session_id=session_id, created_by=principal.key))
+    return SanctionChange(kind, not action.startswith("un"), key, name, session_id)
+
+
+async def _subject(s: Any, target: Target, session_id: str | None) -> tuple[str, str]:
+    row: ChatMessage | Question | None = None
+    if target.message is not None:
+        row = await s.get(ChatMessage, target.message)
+    elif target.question is not None:
+        row = await s.get(Question, target.question)
+    elif target.user is not None:
+        name = await s.scalar(
+            select(Sanction.subject_name).where(Sanction.subject_key == target.user).limit(1)
+        )
+        return target.user, name or ""
+    if row is None or (session_id is not None and row.session_id != session_id):
+        raise Refused("not_found")
+    return row.author_key, row.author_name
+
+
+async def list_sanctions(
+    db: Database, principal: Principal, session_id: str | None
+) -> list[dict[str, Any]]:
+    """Sanctions in force for a session (and event-wide ones), for unmute/unban."""
+    _check_may_moderate(principal, session_id)
+    async with db.session() as s:
+        q = select(Sanction).where(Sanction.lifted_at.is_(None)).order_by(Sanction.id)
+        if session_id is not None:
+            q = q.where(or_(Sanction.session_id.is_(None), Sanction.session_id == session_id))
+        rows = await s.scalars(q)
+        return [
+            {"id": r.id, "kind": r.kind, "user": r.subject_key, "name": r.subject_name,
+             "session": r.session_id, "at": iso(r.created_at)}
+            for r in rows
+        ]
+
+
+async def update_session(
+    db: Database, principal: Principal, session_id: str, state: str | None,
+    qa_mode: str | None, slow_mode: int | None,
+) -> dict[str, Any]:
+    """Open or close a session, switch Q&A mode, set slow mode; returns the settings."""
+    _check_may_moderate(principal, session_id)
+    async with db.transaction() as s:
+        row = await load_session(s, session_id)
+        if state is not None:
+            row.state = state
+        if qa_mode is not None:
+            row.qa_mode = qa_mode
+        if slow_mode is not None:
+            row.slow_mode = slow_mode
+        return session_settings(row)
