@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from sqlalchemy import or_, select
 
-
 from server.db import Database
 from server.interaction import Refused, iso, load_session, session_settings
 from server.models import utcnow
@@ -65,7 +64,7 @@ def _check_may_moderate(principal: Principal, session_id: str | None) -> None:
     if session_id is None:
         # Event-wide power: the organizer, or a moderator bound to no session.
         if not (principal.is_organizer
-                or principal.role is Role.moderator and principal.session_id is None):
+                or (principal.role is Role.moderator and principal.session_id is None)):
             raise Refused("forbidden")
     elif not principal.can_moderate(session_id):
         raise Refused("forbidden")

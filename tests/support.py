@@ -62,7 +62,7 @@ async def pg_reachable() -> bool:
 
     try:
         conn = await asyncpg.connect(PG_ADMIN_URL, timeout=2)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from server.models import Base
 import server.models_interaction  # noqa: F401  (interaction tables: chat, question, ...)
+from server.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

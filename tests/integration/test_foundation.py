@@ -52,7 +52,8 @@ async def test_program_lists_nine_sessions_with_zone_and_speakers(halqa: Halqa) 
 async def test_registration_returns_a_personal_link_once(halqa: Halqa) -> None:
     status, body = await post(halqa, "/api/registrations", GOOD)
     assert status == 201, body
-    assert body["access_url"].startswith(f"{halqa.url.replace('127.0.0.1', 'localhost')}/join#token=")
+    base = halqa.url.replace("127.0.0.1", "localhost")
+    assert body["access_url"].startswith(f"{base}/join#token=")
     assert body["token"] in body["access_url"]
     # Same address again, differently cased: no duplicate, no link handed out.
     status, again = await post(halqa, "/api/registrations",
