@@ -7,6 +7,7 @@ domain function, acknowledge. Every client → server event acknowledges with
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import socketio
@@ -14,7 +15,14 @@ import structlog
 from aiohttp import web
 
 from server.config import Settings
-from server.keys import GRANTS, METRICS, SIO
+from server.keys import DB, GRANTS, LIVE, METRICS, SETTINGS, SIO
+from server.moderation import active_sanctions
+from server.presence import PresenceTracker
+from server.realtime import chat as rt_chat
+from server.realtime import moderation as rt_moderation
+from server.realtime import presence as rt_presence
+from server.realtime import question as rt_question
+from server.realtime.common import PRESENCE, user_room
 from server.roles import Principal
 
 log = structlog.get_logger("halqa.realtime")
@@ -64,17 +72,39 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
             raise socketio.exceptions.ConnectionRefusedError(
                 {"code": "unauthorized", "message": "missing, unknown or revoked token"}
             )
+        # Interaction: an identity banned event-wide is refused at (re)connect.
+        if "ban" in await active_sanctions(app[DB], principal.key, None):
+            app[METRICS].socket_refused.inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "banned", "message": "you were removed from this event"}
+            )
         await sio.save_session(sid, {"principal": principal})
         await sio.enter_room(sid, grant_room(principal.token_id))
+        await sio.enter_room(sid, user_room(principal.key))
         app[METRICS].socket_connections.inc()
 
     @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
         app[METRICS].socket_connections.dec()
+        if PRESENCE in app:
+            await app[PRESENCE].drop(sid)
+
+    # Interaction (chat, question, presence, moderation): each module registers
+    # its events; the presence ticker runs for the app's lifetime.
+    for module in (rt_presence, rt_chat, rt_question, rt_moderation):
+        module.register(app, sio)
+    app.cleanup_ctx.append(_presence_ticker)
 
     @sio.on("*")
     async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
         return {"ok": False, "error": "unknown_event"}
+
+
+async def _presence_ticker(app: web.Application) -> AsyncIterator[None]:
+    tracker = PresenceTracker(app[LIVE], app[DB], app[SIO], app[SETTINGS].presence_ttl)
+    app[PRESENCE] = tracker
+    async with tracker.running():
+        yield
 
 
 async def disconnect_grant(sio: socketio.AsyncServer, token_id: int) -> None:

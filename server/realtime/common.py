@@ -1,0 +1,90 @@
+"""The handler shape every interaction event shares.
+
+`on(app, sio, event, Model)` registers a handler that: refuses a connection
+sending more than FLOOD_EVENTS events a second; validates the payload with a
+strict pydantic model (wrong types, unknown fields → "invalid" naming the
+fields); calls the handler with the caller's Principal; turns a `Refused` into
+its error ack and any other exception into "internal" (logged). Nothing is
+applied when the ack is an error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import socketio
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from server.interaction import Refused
+from server.presence import PresenceTracker, session_room
+from server.roles import Principal
+
+log = structlog.get_logger("halqa.realtime")
+PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence", PresenceTracker)
+FLOOD_EVENTS = 20  # per connection per second, any interaction event
+M = TypeVar("M", bound=BaseModel)
+Ack = dict[str, Any]
+Handler = Callable[[str, Principal, M], Awaitable[Ack]]
+
+SessionId = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(max_length=4000)]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def mod_room(session_id: str) -> str:
+    return f"mod:{session_id}"
+
+
+def user_room(key: str) -> str:
+    return f"user:{key}"
+
+
+__all__ = ["PRESENCE", "Payload", "SessionId", "Text", "mod_room", "on", "session_room",
+           "user_room"]
+
+
+def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handler[M]], None]:
+    def register(fn: Handler[M]) -> None:
+        async def handler(sid: str, data: Any = None, *_: Any) -> Ack:
+            session: dict[str, Any] = await sio.get_session(sid)
+            if _flooding(session):
+                return {"ok": False, "error": "rate_limited"}
+            if not isinstance(data, dict):
+                return {"ok": False, "error": "invalid", "fields": {"payload": "expected object"}}
+            try:
+                payload = model.model_validate(data)
+            except ValidationError as exc:
+                fields = {".".join(str(p) for p in e["loc"]) or "payload": e["type"]
+                          for e in exc.errors()}
+                return {"ok": False, "error": "invalid", "fields": fields}
+            try:
+                result = await fn(sid, session["principal"], payload)
+            except Refused as r:
+                return {"ok": False, "error": r.code, **r.detail}
+            except Exception:
+                log.exception("event_failed", event=event)
+                return {"ok": False, "error": "internal"}
+            return {"ok": True, **result}
+
+        sio.on(event, handler)
+
+    return register
+
+
+def _flooding(session: dict[str, Any]) -> bool:
+    # Per connection, in this process (a connection lives in one process):
+    # no shared-store round trip for the cheapest protection.
+    now = time.monotonic()
+    start, count = session.get("flood", (now, 0))
+    count = int(count)
+    if now - start >= 1.0:
+        start, count = now, 0
+    session["flood"] = (start, count + 1)
+    return count + 1 > FLOOD_EVENTS

@@ -1,0 +1,105 @@
+"""Moderator events: sanctions (mute/ban), session settings, who is online."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import socketio
+from aiohttp import web
+from pydantic import Field, model_validator
+from sqlalchemy import select
+
+from server import moderation
+from server.interaction import Refused
+from server.keys import DB, LIVE, SETTINGS
+from server.models import Session
+from server.moderation import SanctionChange, Target
+from server.realtime.common import Ack, Payload, SessionId, on, session_room, user_room
+from server.roles import Principal
+
+
+class SanctionIn(Payload):
+    session: SessionId | None  # None: event-wide
+    action: Literal["mute", "unmute", "ban", "unban"]
+    message: int | None = None
+    question: int | None = None
+    user: Annotated[str, Field(max_length=32)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SanctionIn:
+        if sum(x is not None for x in (self.message, self.question, self.user)) != 1:
+            raise ValueError("name exactly one of message, question, user")
+        return self
+
+
+class SessionUpdateIn(Payload):
+    session: SessionId
+    state: Literal["scheduled", "open", "closed"] | None = None
+    qa_mode: Literal["moderated", "open"] | None = None
+    slow_mode: Annotated[int, Field(ge=0, le=3600)] | None = None
+
+
+class SessionOptIn(Payload):
+    session: SessionId | None = None
+
+
+class SessionIn(Payload):
+    session: SessionId
+
+
+def register(app: web.Application, sio: socketio.AsyncServer) -> None:
+    @on(sio, "moderation:sanction", SanctionIn)
+    async def sanction(sid: str, principal: Principal, p: SanctionIn) -> Ack:
+        change = await moderation.sanction(
+            app[DB], principal, p.session, p.action,
+            Target(message=p.message, question=p.question, user=p.user))
+        await sio.emit("moderation:sanction", _notice(change), room=user_room(change.subject_key))
+        if change.kind == "ban" and change.active:
+            await _remove(app, sio, change)
+        return {"user": change.subject_key, "name": change.subject_name, "kind": change.kind,
+                "active": change.active, "session": change.session_id}
+
+    @on(sio, "session:update", SessionUpdateIn)
+    async def update(sid: str, principal: Principal, p: SessionUpdateIn) -> Ack:
+        if p.slow_mode is not None and p.slow_mode > app[SETTINGS].interaction.max_slow_mode:
+            p.slow_mode = app[SETTINGS].interaction.max_slow_mode
+        settings = await moderation.update_session(
+            app[DB], principal, p.session, p.state, p.qa_mode, p.slow_mode)
+        await sio.emit("session:settings", settings, room=session_room(p.session))
+        return settings
+
+    @on(sio, "moderation:online", SessionIn)
+    async def online(sid: str, principal: Principal, p: SessionIn) -> Ack:
+        if not principal.can_moderate(p.session):
+            raise Refused("forbidden")
+        members = await app[LIVE].presence_online(p.session)
+        return {"session": p.session, "online": [{"user": m.key, "name": m.name}
+                                                 for m in members]}
+
+    @on(sio, "moderation:sanctions", SessionOptIn)
+    async def sanctions(sid: str, principal: Principal, p: SessionOptIn) -> Ack:
+        return {"sanctions": await moderation.list_sanctions(app[DB], principal, p.session)}
+
+
+def _notice(change: SanctionChange) -> dict[str, object]:
+    return {"session": change.session_id, "kind": change.kind, "active": change.active}
+
+
+async def _remove(app: web.Application, sio: socketio.AsyncServer,
+                  change: SanctionChange) -> None:
+    """Disconnect a banned identity's connections, in every process: their sids
+    are in the shared presence store, and python-socketio forwards a disconnect
+    of another process's sid through Redis. On reconnect they are refused."""
+    if change.session_id is not None:
+        sessions = [change.session_id]
+    else:
+        async with app[DB].session() as s:
+            sessions = list(await s.scalars(select(Session.id)))
+    sids: set[str] = set()
+    for session_id in sessions:
+        sids.update(await app[LIVE].presence_conns(session_id, change.subject_key))
+    if change.session_id is None:
+        sids.update(sid for sid, _ in sio.manager.get_participants(
+            "/", user_room(change.subject_key)))
+    for sid in sids:
+        await sio.disconnect(sid)
