@@ -25,6 +25,7 @@ class Client:
         for name in EVENTS:
             self.sio.on(name, self._recorder(name))
         self.sio.on("disconnect", self._recorder("disconnect"))
+        self.sio.on("connect_error", self._recorder("connect_error"))
 
     def _recorder(self, name: str) -> Callable[..., Any]:
         async def record(data: Any = None, *_: Any) -> None:
