@@ -131,6 +131,7 @@ async def test_revoking_an_invite_locks_the_token_out(halqa: Halqa) -> None:
     session = (await halqa.session_ids())[1]
     status, invite = await post(halqa, "/api/invites", {"role": "moderator", "session": session},
                                 headers=halqa.auth())
+    assert status == 201
     client = await connect(halqa, invite["token"])
     async with halqa.http.delete(f"{halqa.url}/api/invites/{invite['id']}",
                                  headers=halqa.auth()) as r:

@@ -1,0 +1,77 @@
+"""The `halqa` command as an organizer runs it, against a real data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import socketio
+
+from tests.support import ROOT, ServerProcess
+from tests.unit.test_program import FRAB
+
+
+def halqa(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HALQA_DATA_DIR": str(data),
+           "HALQA_EVENT_FILE": str(ROOT / "config" / "demo-event.toml")}
+    env.pop("HALQA_ORGANIZER_TOKEN", None)
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_invite_prints_link_then_token_and_the_server_accepts_it(tmp_path: Path) -> None:
+    out = halqa(tmp_path, "invite", "speaker", "panel-climate")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    token = lines[-1]
+    assert lines[-2] == f"http://localhost:8080/studio/panel-climate#token={token}"
+    assert len(token) >= 32
+    # The organizer credential was generated once and persisted, not printed.
+    assert (tmp_path / "organizer-token").exists()
+    assert (tmp_path / "organizer-token").read_text().strip() not in out.stdout
+
+    server = await ServerProcess(tmp_path, {}).start()
+    try:
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(server.url, auth={"token": token}, transports=["websocket"])
+        assert client.connected
+        await client.disconnect()
+    finally:
+        server.stop()
+
+    assert halqa(tmp_path, "revoke", token).stdout.strip() == "revoked"
+    again = halqa(tmp_path, "revoke", token)
+    assert again.returncode == 1 and "no live token" in again.stderr
+
+
+def test_invite_refuses_an_unknown_session(tmp_path: Path) -> None:
+    out = halqa(tmp_path, "invite", "speaker", "no-such-session")
+    assert out.returncode == 1 and "no session" in out.stderr
+    moderator = halqa(tmp_path, "invite", "moderator")
+    assert moderator.returncode == 0 and "/moderate#token=" in moderator.stdout
+
+
+def test_import_schedule_from_frab_json_and_toml(tmp_path: Path) -> None:
+    assert halqa(tmp_path, "migrate").returncode == 0
+    frab = tmp_path / "schedule.json"
+    frab.write_text(json.dumps(FRAB))
+    out = halqa(tmp_path, "import-schedule", str(frab))
+    assert out.returncode == 0, out.stderr
+    assert "imported 2 sessions, 2 speakers" in out.stdout
+    out = halqa(tmp_path, "import-schedule", str(ROOT / "config" / "demo-event.toml"))
+    assert "imported 9 sessions, 55 speakers" in out.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    out = halqa(tmp_path, "import-schedule", str(bad))
+    assert out.returncode == 1 and "bad.json" in out.stderr
+
+
+def test_bad_settings_are_reported_not_raised(tmp_path: Path) -> None:
+    cfg = tmp_path / "halqa.toml"
+    cfg.write_text('port = "eighty"\n')
+    out = halqa(tmp_path, "--config", str(cfg), "migrate")
+    assert out.returncode == 2
+    assert "port" in out.stderr and "Traceback" not in out.stderr
