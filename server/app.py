@@ -10,6 +10,7 @@ from aiohttp import web
 
 import signaling
 from server.api import calendar, health, invites, program, registrations
+from server.api import report as report_api
 from server.api import live as live_api
 from server.api.common import errors_middleware, security_headers
 from server.api.pages import setup_pages
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> web.Application:
     r.add_delete("/api/invites/{id}", invites.revoke_invite)
     r.add_post("/api/tokens/revoke", invites.revoke_token)
 
+    report_api.setup_routes(app)
     live_api.setup_routes(app)  # interaction: /api/live, /api/attendance (server/api/live.py)
     setup_realtime(app, create_sio(settings))
     signaling.setup(app)

@@ -1,0 +1,147 @@
+"""The organizers' report: the figures they publish after the event.
+
+Computed from the database only (registrations, attendance intervals,
+questions), never from Redis, so it is the same after a restart and on every
+process. A *viewer* is a registered participant: speakers, moderators and
+organizers watching are not counted. Two tabs of one participant count once,
+both for the peak and for watch time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models import Event, Participant, Session, SessionSpeaker, Speaker
+from server.models_interaction import Attendance, ChatMessage, Question
+
+Span = tuple[dt.datetime, dt.datetime]
+
+
+def merge(spans: list[Span]) -> list[Span]:
+    """Overlapping or touching spans of one person become one."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def peak(per_person: dict[Any, list[Span]]) -> int:
+    """The most people present at one instant (a leave sorts before a join)."""
+    edges: list[tuple[dt.datetime, int]] = []
+    for spans in per_person.values():
+        for start, end in spans:
+            edges += [(start, 1), (end, -1)]
+    best = current = 0
+    for _, step in sorted(edges):
+        current += step
+        best = max(best, current)
+    return best
+
+
+async def build(s: AsyncSession) -> dict[str, Any]:
+    event = await s.scalar(select(Event).limit(1))
+    sessions = list(await s.scalars(select(Session).order_by(Session.starts_at, Session.id)))
+    registered = dict(
+        (await s.execute(select(Participant.country, func.count()).group_by(Participant.country)))
+        .all()
+    )
+    countries_of = dict((await s.execute(select(Participant.id, Participant.country))).all())
+    stays = (await s.execute(
+        select(Attendance.session_id, Attendance.participant_id, Attendance.joined_at,
+               Attendance.seen_at, Attendance.left_at)
+        .where(Attendance.participant_id.is_not(None))
+    )).all()
+    questions = dict((await s.execute(
+        select(Question.session_id, func.count()).group_by(Question.session_id))).all())
+    messages = dict((await s.execute(
+        select(ChatMessage.session_id, func.count()).group_by(ChatMessage.session_id)
+    )).all())
+    speaker_rows = (await s.execute(
+        select(Speaker.id, Speaker.country)
+        .join(SessionSpeaker, SessionSpeaker.speaker_id == Speaker.id).distinct()
+    )).all()
+
+    spans: dict[str, dict[int, list[Span]]] = defaultdict(lambda: defaultdict(list))
+    for session_id, pid, joined, seen, left in stays:
+        assert pid is not None  # the query keeps participants only
+        end = max(left or seen, joined)
+        spans[session_id][pid].append((joined, end))
+    attended_ids = {pid for people in spans.values() for pid in people}
+    attended_by_country: dict[str, int] = defaultdict(int)
+    for pid in attended_ids:
+        attended_by_country[countries_of.get(pid, "")] += 1
+
+    rows = []
+    for x in sessions:
+        people = {pid: merge(v) for pid, v in spans.get(x.id, {}).items()}
+        seconds = sum((e - b).total_seconds() for v in people.values() for b, e in v)
+        rows.append({
+            "id": x.id, "kind": x.kind, "title": x.title,
+            "starts_at": x.starts_at.isoformat(),
+            "peak_viewers": peak(people),
+            "total_viewers": len(people),
+            "watch_seconds": round(seconds),
+            "questions": questions.get(x.id, 0),
+            "chat_messages": messages.get(x.id, 0),
+        })
+    participant_countries = {c for c, n in registered.items() if n}
+    speaker_countries = {c for _, c in speaker_rows if c}
+    return {
+        "event": {"id": event.id, "name": event.name} if event else None,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "totals": {
+            "registered": sum(registered.values()),
+            "attended": len(attended_ids),
+            "speakers": len(speaker_rows),
+            "speaker_countries": len(speaker_countries),
+            "participant_countries": len(participant_countries),
+            "countries": len(participant_countries | speaker_countries),
+            "sessions": len(sessions),
+            "questions": sum(questions.values()),
+            "chat_messages": sum(messages.values()),
+            "watch_seconds": sum(r["watch_seconds"] for r in rows),
+        },
+        "countries": [
+            {"country": c, "registered": n, "attended": attended_by_country.get(c, 0)}
+            for c, n in sorted(registered.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "sessions": rows,
+    }
+
+
+def sessions_csv(report: dict[str, Any], language: str = "fr") -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["session", "title", "kind", "starts_at", "peak_viewers", "total_viewers",
+                "watch_minutes", "questions", "chat_messages"])
+    for r in report["sessions"]:
+        title = r["title"].get(language) or next(iter(r["title"].values()), "")
+        w.writerow([r["id"], _cell(title), r["kind"], r["starts_at"], r["peak_viewers"],
+                    r["total_viewers"], round(r["watch_seconds"] / 60, 1), r["questions"],
+                    r["chat_messages"]])
+    return out.getvalue()
+
+
+def countries_csv(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["country", "registered", "attended"])
+    for r in report["countries"]:
+        w.writerow([r["country"], r["registered"], r["attended"]])
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    # A cell starting with = + - @ is a formula to spreadsheets (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
