@@ -60,3 +60,19 @@ export function defaultSession(program, now = new Date()) {
     sessions[0]
   );
 }
+
+// Organizer endpoints (the token is the organizer credential).
+export const getLive = (token) => api("/api/live", { token });
+export const getReport = (token) => api("/api/report", { token });
+export const listInvites = (token) => api("/api/invites", { token });
+export const createInvite = (token, body) => api("/api/invites", { method: "POST", body, token });
+export const revokeInvite = (token, id) => api(`/api/invites/${id}`, { method: "DELETE", token });
+
+// A CSV export as a Blob (a plain link could not carry the bearer token).
+export async function downloadCsv(token, table, lang) {
+  const res = await fetch(`/api/report/${table}.csv?lang=${lang}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  return res.blob();
+}
