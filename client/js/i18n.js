@@ -76,14 +76,26 @@ export function mountLanguageSwitcher(el) {
 
 const locale = () => ({ fr: "fr-FR", ar: "ar-MA", en: "en-GB" })[current];
 
+// The event's wall-clock time, read from the ISO string's own fields. The
+// server computed it with the event's time-zone rules; browsers' zone data can
+// disagree (Chromium puts Africa/Casablanca at UTC+0 in Dec 2026, tzdata at +01).
+export function formatEventTime(iso) {
+  const [, y, mo, d, h, mi] = iso.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/);
+  const wall = new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi));
+  return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", timeZone: "UTC" })
+    .format(wall);
+}
+
+// The same instant in another zone (the viewer's own, by default).
 export function formatTime(iso, timeZone) {
   return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", timeZone })
     .format(new Date(iso));
 }
 
-export function formatDay(isoDate, timeZone) {
+// A calendar day (YYYY-MM-DD, already in the event's zone).
+export function formatDay(isoDate) {
   return new Intl.DateTimeFormat(locale(), {
-    weekday: "long", day: "numeric", month: "long", timeZone,
+    weekday: "long", day: "numeric", month: "long", timeZone: "UTC",
   }).format(new Date(`${isoDate}T12:00:00Z`));
 }
 

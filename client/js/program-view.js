@@ -1,5 +1,5 @@
 // Draws the program by day: times in the event's zone and the viewer's own.
-import { countryName, formatDay, formatTime, pickText, t } from "./i18n.js";
+import { countryName, formatDay, formatEventTime, formatTime, pickText, t } from "./i18n.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -12,26 +12,26 @@ function el(tag, attrs = {}, ...children) {
 }
 
 export function renderProgram(container, program) {
-  const tz = program.event.timezone;
   const localTz = Intl.DateTimeFormat().resolvedOptions().timeZone;
   container.replaceChildren();
   for (const day of program.event.days) {
     const section = el("section", { class: "day" });
-    section.append(el("h3", {}, formatDay(day, tz)));
+    section.append(el("h3", {}, formatDay(day)));
     const list = el("ol", { class: "sessions" });
-    for (const s of program.sessions.filter((x) => x.day === day)) list.append(sessionItem(s, tz, localTz));
+    for (const s of program.sessions.filter((x) => x.day === day)) list.append(sessionItem(s, localTz));
     section.append(list);
     container.append(section);
   }
 }
 
-function sessionItem(s, tz, localTz) {
+function sessionItem(s, localTz) {
   const item = el("li", { class: `session kind-${s.kind}`, id: `s-${s.id}` });
   const time = el("p", { class: "time" },
-    el("time", { datetime: s.starts_at }, `${formatTime(s.starts_at, tz)}–${formatTime(s.ends_at, tz)}`));
-  if (localTz && localTz !== tz) {
-    time.append(" ", el("span", { class: "muted" },
-      t("program.local_time", { time: formatTime(s.starts_at, localTz) })));
+    el("time", { datetime: s.starts_at }, `${formatEventTime(s.starts_at)}–${formatEventTime(s.ends_at)}`));
+  // The viewer's own time, when it reads differently from the event's.
+  const local = formatTime(s.starts_at, localTz);
+  if (local !== formatEventTime(s.starts_at)) {
+    time.append(" ", el("span", { class: "muted" }, t("program.local_time", { time: local })));
   }
   const head = el("div", { class: "session-head" }, el("span", { class: "kind" }, t(`kind.${s.kind}`)));
   if (s.live) head.append(el("span", { class: "live-badge" }, t("program.live")));

@@ -1,7 +1,7 @@
 // The watch page: the stage, chat, questions and viewer count of one session.
 // Each panel is its own module; this page only wires them to one socket.
 import { ApiError, getSession, tokenFromFragment } from "./api.js";
-import { applyDocument, countryName, formatDay, formatTime, mountLanguageSwitcher, pickText, t } from "./i18n.js";
+import { applyDocument, countryName, formatDay, formatEventTime, mountLanguageSwitcher, pickText, t } from "./i18n.js";
 import { connect, request } from "./live.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
@@ -12,9 +12,8 @@ function drawTitle() {
   document.title = pickText(session.title);
   document.getElementById("session-name").textContent = pickText(session.title);
   document.getElementById("session-kind").textContent = t(`kind.${session.kind}`);
-  const tz = session.timezone;
   document.getElementById("session-when").textContent =
-    `${formatDay(session.day, tz)} · ${formatTime(session.starts_at, tz)}–${formatTime(session.ends_at, tz)}`;
+    `${formatDay(session.day)} · ${formatEventTime(session.starts_at)}–${formatEventTime(session.ends_at)}`;
   document.getElementById("session-speakers").textContent = session.speakers
     .map((s) => (s.country ? `${s.name} (${countryName(s.country)})` : s.name)).join(" · ");
 }

@@ -60,6 +60,18 @@ async def test_the_personal_link_works_in_a_fresh_browser_in_arabic(
     await page.screenshot(path=screenshot_path("session-ar"), full_page=True)
 
 
+async def test_times_are_in_the_event_zone_and_the_viewers_own(
+    live_app: Halqa, browser: Browser
+) -> None:
+    # Opening plenary: 09:00 in Casablanca (UTC+1 in December) = 03:00 in Montreal.
+    context = await browser.new_context(timezone_id="America/Montreal", locale="fr-FR")
+    page = await context.new_page()
+    await page.goto(f"{live_app.url}/?lang=fr")
+    opening = page.locator("#s-opening-plenary .time")
+    await expect(opening).to_contain_text("09:00–10:30")
+    await expect(opening).to_contain_text("03:00")
+
+
 async def test_a_stranger_is_sent_to_register(live_app: Halqa, browser: Browser) -> None:
     page = await browser.new_page()
     await page.goto(f"{live_app.url}/session/opening-plenary?lang=fr")
