@@ -35,7 +35,7 @@ function sessionItem(s, localTz) {
   }
   const head = el("div", { class: "session-head" }, el("span", { class: "kind" }, t(`kind.${s.kind}`)));
   if (s.live) head.append(el("span", { class: "live-badge" }, t("program.live")));
-  if (typeof s.viewers === "number") head.append(el("span", { class: "muted" },
+  if (s.viewers > 0) head.append(el("span", { class: "muted" },
     t("program.watching", { count: s.viewers })));
   const title = el("h4", {}, el("a", { href: `/session/${encodeURIComponent(s.id)}` }, pickText(s.title)));
   const speakers = el("ul", { class: "speakers", "aria-label": t("program.speakers") });

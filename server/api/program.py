@@ -9,7 +9,7 @@ from aiohttp import web
 import signaling
 from server.api.common import json_response
 from server.errors import not_found
-from server.keys import DB
+from server.keys import DB, LIVE
 from server.models import Event, Session
 from server.program import program_json, session_json
 
@@ -17,6 +17,11 @@ from server.program import program_json, session_json
 async def get_program(request: web.Request) -> web.Response:
     async with request.app[DB].session() as s:
         data = await program_json(s, signaling.live_sessions(request.app))
+    # How many are watching each session now: from the shared presence, so
+    # every process shows the same figure.
+    counts = await request.app[LIVE].presence_counts([x["id"] for x in data["sessions"]])
+    for x in data["sessions"]:
+        x["viewers"] = counts[x["id"]].count
     return json_response(data)
 
 

@@ -44,7 +44,7 @@ async def test_program_lists_nine_sessions_with_zone_and_speakers(halqa: Halqa) 
     first = sessions[0]
     assert first["starts_at"].endswith("+01:00")
     assert set(first["title"]) == {"fr", "ar", "en"}
-    assert first["live"] is False
+    assert first["live"] is False and first["viewers"] == 0
     countries = {sp["country"] for s in sessions for sp in s["speakers"]}
     assert len(countries) == 12
 
