@@ -10,8 +10,8 @@ from aiohttp import web
 
 import signaling
 from server.api import calendar, health, invites, program, registrations
-from server.api import report as report_api
 from server.api import live as live_api
+from server.api import report as report_api
 from server.api.common import errors_middleware, security_headers
 from server.api.pages import setup_pages
 from server.config import Settings

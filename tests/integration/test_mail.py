@@ -20,7 +20,7 @@ class Inbox:
         self.messages: list[Message] = []
         self.arrived = asyncio.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content))
         self.arrived.set()
         return "250 OK"
