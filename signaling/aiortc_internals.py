@@ -43,6 +43,11 @@ def check_compatible() -> None:
         (RTCDtlsTransport, "_unregister_rtp_sender"),
         (RTCDtlsTransport, "_send_rtp"),
     ]
+    from aiortc.rtcdtlstransport import RtpRouter
+
+    for name in ("route_rtp", "mid_table", "ssrc_table"):
+        if not hasattr(RtpRouter(), name):
+            raise AiortcMismatch(f"RtpRouter.{name} is gone")
     for owner, name in needed:
         if not hasattr(owner, name):
             raise AiortcMismatch(f"{owner.__name__}.{name} is gone")
@@ -69,6 +74,33 @@ def tap_receiver(receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket], None
     if not hasattr(receiver, _JITTER_ATTR):
         raise AiortcMismatch("RTCRtpReceiver has no jitter buffer attribute")
     setattr(receiver, _JITTER_ATTR, _Tap(on_packet))
+
+
+def enable_mid_routing(dtls: RTCDtlsTransport) -> None:
+    """Route incoming RTP by the MID header extension before SSRC/payload type.
+
+    aiortc routes by the SSRCs listed in the remote SDP, else by a payload type
+    unique to one m-line. A browser's second video section (the screen slot,
+    created without a track) is announced without SSRC and shares every payload
+    type with the camera, so aiortc drops its packets. Browsers send MID until
+    the SSRC is acknowledged; we learn SSRC -> receiver from it.
+    """
+    router = dtls._rtp_router
+    if getattr(router, "_halqa_mid_routing", False):
+        return
+    original = router.route_rtp
+
+    def route(packet: RtpPacket) -> Any:
+        mid = packet.extensions.mid
+        if mid is not None:
+            receiver = router.mid_table.get(mid)
+            if receiver is not None:
+                router.ssrc_table[packet.ssrc] = receiver
+                return receiver
+        return original(packet)
+
+    router.route_rtp = route  # type: ignore[method-assign]
+    router._halqa_mid_routing = True  # type: ignore[attr-defined]
 
 
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -177,6 +209,7 @@ __all__ = [
     "Writer",
     "check_compatible",
     "detach_sender",
+    "enable_mid_routing",
     "rtcp_kind",
     "rtcp_writer",
     "rtp_writer",

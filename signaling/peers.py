@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.errors import ApiError
 from signaling import aiortc_internals as ai
@@ -18,6 +18,14 @@ from signaling.settings import MediaSettings
 from signaling.stage import LABELS, Publisher, Stage, Viewer
 
 Spawn = Callable[[Any], None]
+
+
+def new_pc() -> RTCPeerConnection:
+    # max-bundle, not aiortc's default "balanced": with balanced, a second
+    # section of the same kind is pre-bundled onto the first one's transport
+    # before BUNDLE negotiation moves that one, so it is left on a transport
+    # that never connects (a browser's screen slot got no media).
+    return RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
 
 
 def new_id() -> str:
@@ -55,7 +63,7 @@ async def open_publisher(
             "too_many_tracks",
             "a publisher sends at most one audio and two video sections (camera, screen)",
         )
-    pc = RTCPeerConnection()
+    pc = new_pc()
     pub = Publisher(new_id(), stage.session_id, owner, name, role, position, pc)
     try:
         await _answer(pc, offer_text)
@@ -76,6 +84,7 @@ async def open_publisher(
                 min_interval=media.keyframe_min_interval_ms / 1000,
             )
             ai.tap_receiver(receiver, track.on_packet)
+            ai.enable_mid_routing(receiver.transport)
             pub.tracks[label] = track
         await pc.setLocalDescription(await pc.createAnswer())
     except BaseException:
@@ -103,7 +112,7 @@ async def open_viewer(
             expected = "audio" if LABELS[i % 3] == "audio" else "video"
             if line.kind != expected:
                 raise ApiError(400, "slots_mismatch", f"media section {i} must be {expected}")
-    pc = RTCPeerConnection()
+    pc = new_pc()
     viewer = Viewer(new_id(), stage.session_id, owner, mode, pc, sid=sid)
     try:
         await _answer(pc, offer_text)

@@ -117,8 +117,11 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
 async def whep_post(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     offer = await read_body(request, SDP)
+    # `?layout=stage`: the browser watch page's fixed slots (every position);
+    # otherwise a plain WHEP player gets the program (one audio, one video).
+    mode = "browser" if request.query.get("layout") == "stage" else "whep"
     viewer, answer = await request.app[REGISTRY].watch(
-        request.match_info["session_id"], who, offer, "whep"
+        request.match_info["session_id"], who, offer, mode
     )
     return _created(request, "whep", viewer.id, answer)
 

@@ -201,3 +201,13 @@ async def engine_app(
 
 def registry(app: web.Application) -> Any:
     return app[REGISTRY]
+
+
+def find_registry() -> Any:
+    """The in-process app's stage registry (the `live_app` fixture runs in this process)."""
+    import gc
+
+    for obj in gc.get_objects():
+        if isinstance(obj, web.Application) and REGISTRY in obj:
+            return obj[REGISTRY]
+    raise AssertionError("no running app with a stage registry in this process")

@@ -2,7 +2,8 @@
 // No DOM code here: watch-view.js and studio-page.js draw.
 //
 // Watching: one RTCPeerConnection per viewer with fixed slots, three per stage
-// position (audio, camera, screen). Slot i is position Math.floor(i / 3),
+// position (audio, camera, screen), negotiated once through WHEP
+// (`POST /whep/{session}?layout=stage`); Socket.IO carries `stage:update`. Slot i is position Math.floor(i / 3),
 // label LABELS[i % 3]. The server points each slot at whoever holds that
 // position, so speakers joining, leaving, sharing or reloading never need a
 // renegotiation: the page only redraws from `stage:update`.
@@ -14,7 +15,7 @@ export const LABELS = ["audio", "camera", "screen"];
 // The offer goes out at once, without waiting for ICE gathering: the server
 // learns our address from our connectivity checks (peer-reflexive), which is
 // what a browser without camera permission (mDNS candidates) needs anyway.
-export async function watchStage(socket, sessionId, handlers = {}) {
+export async function watchStage(socket, sessionId, token, handlers = {}) {
   const emit = (fn, ...args) => { try { handlers[fn]?.(...args); } catch (e) { console.warn(e); } };
   const state = await request(socket, "stage:state", { session: sessionId });
   if (!state?.ok) throw Object.assign(new Error(state?.error?.message ?? "stage unavailable"), { code: state?.error?.code });
@@ -43,9 +44,13 @@ export async function watchStage(socket, sessionId, handlers = {}) {
     const mine = new RTCPeerConnection({ iceServers });
     pc = mine;
     slots.length = 0;
+    const prefs = codecPrefs();
     for (let p = 0; p < positions; p += 1) {
       for (const label of LABELS) {
-        const t = mine.addTransceiver(label === "audio" ? "audio" : "video", { direction: "recvonly" });
+        const kind = label === "audio" ? "audio" : "video";
+        const t = mine.addTransceiver(kind, { direction: "recvonly" });
+        // Only what the server forwards: keeps an 18-section offer small.
+        if (prefs[kind].length && t.setCodecPreferences) t.setCodecPreferences(prefs[kind]);
         slots.push({ position: p, label, transceiver: t, track: t.receiver.track });
       }
     }
@@ -61,18 +66,32 @@ export async function watchStage(socket, sessionId, handlers = {}) {
     });
     const offer = await mine.createOffer();
     await mine.setLocalDescription(offer);
-    const reply = await request(socket, "stage:watch", { session: sessionId, sdp: mine.localDescription.sdp });
+    // An 18-section offer is ~20-30 KB: too big for a Socket.IO message,
+    // fine for the WHEP endpoint, which takes `?layout=stage` for these slots.
+    const res = await fetch(`/whep/${encodeURIComponent(sessionId)}?layout=stage`, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
+      body: mine.localDescription.sdp,
+    });
     if (pc !== mine) return;
-    if (!reply?.ok) {
-      const err = reply?.error ?? { code: "timeout", message: "no answer from the server" };
+    if (res.status !== 201) {
+      let err = { code: `http_${res.status}`, message: res.statusText };
+      try { err = (await res.json()).error ?? err; } catch { /* not JSON */ }
       emit("onError", err);
-      if (err.code === "stage_full" || err.code === "forbidden" || err.code === "unauthorized") return;
+      if (res.status === 401 || res.status === 403) { closed = true; return; }
       throw new Error(err.message);
     }
-    resource = reply.resource;
-    await mine.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    resource = res.headers.get("Location");
+    await mine.setRemoteDescription({ type: "answer", sdp: await res.text() });
     emit("onSlots", slots.map(({ position, label, track }) => ({ position, label, track })));
-    emit("onStage", reply.stage);
+    const fresh = await request(socket, "stage:state", { session: sessionId });
+    if (fresh?.ok) emit("onStage", fresh.stage);
+  }
+
+  function codecPrefs() {
+    const pick = (kind, re) => (RTCRtpReceiver.getCapabilities?.(kind)?.codecs ?? []).filter((c) => re.test(c.mimeType)
+      && (!/h264/i.test(c.mimeType) || /packetization-mode=1/.test(c.sdpFmtpLine ?? "")));
+    return { audio: pick("audio", /opus/i), video: pick("video", /vp8|h264|rtx/i) };
   }
 
   function teardown() {
@@ -80,12 +99,17 @@ export async function watchStage(socket, sessionId, handlers = {}) {
       const old = pc;
       pc = null;
       old.close();
-      if (resource) request(socket, "stage:leave", { session: sessionId, resource }, 2000);
+      if (resource) {
+        fetch(resource, { method: "DELETE", headers: { Authorization: `Bearer ${token}` }, keepalive: true })
+          .catch(() => {});
+      }
       resource = null;
     }
   }
 
   // A network change (Wi-Fi to cellular) means new addresses: reconnect.
+  const onHide = () => teardown();
+  window.addEventListener("pagehide", onHide);
   const onOnline = () => { if (!closed) { retries = 0; scheduleRetry("network"); } };
   window.addEventListener("online", onOnline);
   const onReconnect = () => { if (!closed && pc?.connectionState !== "connected") scheduleRetry("socket"); };
@@ -107,6 +131,7 @@ export async function watchStage(socket, sessionId, handlers = {}) {
       socket.off("stage:update", onUpdate);
       socket.off("connect", onReconnect);
       window.removeEventListener("online", onOnline);
+      window.removeEventListener("pagehide", onHide);
       teardown();
     },
   };

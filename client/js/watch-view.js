@@ -14,7 +14,7 @@ function el(tag, cls, text) {
   return node;
 }
 
-export async function mountWatch(root, socket, sessionId) {
+export async function mountWatch(root, socket, sessionId, token) {
   if (!document.querySelector('link[href="/css/stage.css"]')) {
     const link = el("link");
     link.rel = "stylesheet";
@@ -99,11 +99,12 @@ export async function mountWatch(root, socket, sessionId) {
     connected: "", disconnected: tr("stage.reconnecting", "Reconnexion…"),
     reconnecting: tr("stage.reconnecting", "Reconnexion…"), failed: tr("stage.reconnecting", "Reconnexion…"),
   };
-  const controller = await watchStage(socket, sessionId, {
+  const controller = await watchStage(socket, sessionId, token, {
     onSlots,
     onStage,
     onState: (s) => { status.textContent = labels[s] ?? ""; root.dataset.state = s; },
     onError: (err) => {
+      console.warn("stage:", err.code, err.message);
       status.textContent = err.code === "stage_full"
         ? tr("stage.full", "La scène est pleine pour le moment ; nouvel essai dans un instant.")
         : err.message;

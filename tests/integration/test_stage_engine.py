@@ -20,7 +20,7 @@ async def test_whip_to_whep_vp8() -> None:
 
 
 async def test_h264_publisher_is_forwarded() -> None:
-    async with engine_app() as (base, app), aiohttp.ClientSession() as http:
+    async with engine_app() as (base, _app), aiohttp.ClientSession() as http:
         pub = await whip_publish(http, base, "s1", "spk-a", video_codec="video/h264")
         player = await whep_play(http, base, "s1", "viewer")
         await wait_for(lambda: player.frames["video"] > 10, what="H.264 frames decoded")

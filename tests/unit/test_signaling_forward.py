@@ -22,7 +22,7 @@ def pkt(seq: int, ts: int, payload: bytes, pt: int = 96, marker: int = 0) -> Rtp
 
 
 def parse(data: bytes) -> tuple[int, int, int, int, int, bytes]:
-    b0, b1, seq, ts, ssrc = struct.unpack("!BBHII", data[:12])
+    _b0, b1, seq, ts, ssrc = struct.unpack("!BBHII", data[:12])
     return b1 >> 7, b1 & 0x7F, seq, ts, ssrc, data[12:]
 
 

@@ -22,7 +22,7 @@ async def test_receiver_has_a_jitter_buffer_to_tap() -> None:
         t = pc.addTransceiver("video", direction="recvonly")
         seen: list[object] = []
         ai.tap_receiver(t.receiver, seen.append)
-        buffer = getattr(t.receiver, "_RTCRtpReceiver__jitter_buffer")
+        buffer = t.receiver._RTCRtpReceiver__jitter_buffer
         assert buffer.add("pkt") == (False, None)
         assert seen == ["pkt"]
     finally:

@@ -51,6 +51,9 @@ async def test_direction_must_match_role() -> None:
 
 
 def test_strip_mdns() -> None:
-    text = "v=0\r\na=candidate:1 1 udp 1 abc.local 5000 typ host\r\na=candidate:2 1 udp 1 10.0.0.1 5000 typ host\r\n"
+    text = (
+        "v=0\r\na=candidate:1 1 udp 1 abc.local 5000 typ host\r\n"
+        "a=candidate:2 1 udp 1 10.0.0.1 5000 typ host\r\n"
+    )
     out = strip_mdns(text)
     assert ".local" not in out and "10.0.0.1" in out
