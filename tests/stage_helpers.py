@@ -20,6 +20,8 @@ import numpy as np
 from aiohttp import web
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -99,7 +101,8 @@ async def whip_publish(
     video_codec: str = "video/vp8",
     screen: bool = False,
 ) -> Peer:
-    pc = RTCPeerConnection()
+    # max-bundle: aiortc's default policy mis-bundles a second video section.
+    pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
     pc.addTransceiver(ColorBars(), direction="sendonly")
     if screen:
