@@ -55,9 +55,7 @@ async def test_bad_input_is_refused_and_nothing_applied(live_app: Halqa) -> None
         ]
         for event, payload, code in cases:
             ack = await a.call(event, payload)
-            assert ack == {"ok": False, "error": code} | (
-                {k: ack[k] for k in ack if k not in ("ok", "error")}), (event, payload, ack)
-            assert ack["error"] == code, (event, payload, ack)
+            assert ack["ok"] is False and ack["error"] == code, (event, payload, ack)
         assert (await a.join(s1))["chat"] == []
 
 
@@ -84,6 +82,6 @@ async def test_acked_message_survives_restart(tmp_path: Path) -> None:
         async with clients((app.url, token)) as (a,):
             await a.join(s1)
             assert (await a.call("chat:send", {"session": s1, "text": "kept"}))["ok"]
-    async with app_server(tmp_path, organizer_token="org-" + "x" * 30) as app:
-        async with clients((app.url, token)) as (a,):
-            assert [m["text"] for m in (await a.join(s1))["chat"]] == ["kept"]
+    async with (app_server(tmp_path, organizer_token="org-" + "x" * 30) as app,
+                clients((app.url, token)) as (a,)):
+        assert [m["text"] for m in (await a.join(s1))["chat"]] == ["kept"]

@@ -32,10 +32,9 @@ async def test_moderated_qa_flow(tmp_path: Path, database_url: str) -> None:
             mine = await a.join(s1)
             assert mine["mine"] == [q["id"]] and mine["questions"][0]["status"] == "pending"
             assert (await b.call("question:vote", {"question": q["id"]}))["error"] == "not_found"
-            assert (await b.call("question:moderate",
-                                 {"question": q["id"], "action": "approve"}))["error"] == "forbidden"
-
-            assert (await m.call("question:moderate", {"question": q["id"], "action": "approve"}))["ok"]
+            approve = {"question": q["id"], "action": "approve"}
+            assert (await b.call("question:moderate", approve))["error"] == "forbidden"
+            assert (await m.call("question:moderate", approve))["ok"]
             await b.wait_for("question:update", lambda d: d["id"] == q["id"]
                              and d["status"] == "approved")
             # Bob votes twice from one tab and once from another: counts once.
@@ -87,7 +86,8 @@ async def test_open_qa_mode_and_mute_by_question(tmp_path: Path) -> None:
                                                        "question": q["id"]})
             assert ack["ok"] and ack["kind"] == "mute", ack
             await a.wait_for("moderation:sanction", lambda d: d["kind"] == "mute")
-            assert (await a.call("question:ask", {"session": s1, "text": "more"}))["error"] == "muted"
+            ack = await a.call("question:ask", {"session": s1, "text": "more"})
+            assert ack["error"] == "muted"
             assert (await a.call("chat:send", {"session": s1, "text": "hi"}))["error"] == "muted"
             sanctions = (await m.call("moderation:sanctions", {"session": s1}))["sanctions"]
             assert [x["kind"] for x in sanctions] == ["mute"]
