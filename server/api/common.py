@@ -49,9 +49,11 @@ def invalid(exc: ValidationError) -> ApiError:
 
 def client_ip(request: web.Request) -> str:
     if request.app[SETTINGS].behind_proxy:
+        # The proxy appends the address it saw; anything before it was sent by
+        # the client and could be forged to dodge per-client limits.
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            return forwarded.split(",")[-1].strip()
     return request.remote or "unknown"
 
 

@@ -172,6 +172,24 @@ async def test_registrations_are_rate_limited_per_client(tmp_path: Path) -> None
         assert len(await h.session_ids()) == 9
 
 
+async def test_behind_a_proxy_the_limit_follows_the_address_the_proxy_saw(
+    tmp_path: Path,
+) -> None:
+    async with app_server(tmp_path, behind_proxy=True,
+                          limits={"registrations_per_minute": 2}) as h:
+        statuses = []
+        for i in range(4):
+            # A client forging the first X-Forwarded-For entry gains nothing.
+            headers = {"X-Forwarded-For": f"10.0.0.{i}, 203.0.113.7"}
+            status, _ = await post(h, "/api/registrations", {**GOOD, "email": f"x{i}@ex.org"},
+                                   headers=headers)
+            statuses.append(status)
+        assert statuses == [201, 201, 429, 429]
+        status, _ = await post(h, "/api/registrations", {**GOOD, "email": "y@ex.org"},
+                               headers={"X-Forwarded-For": "203.0.113.8"})
+        assert status == 201
+
+
 async def test_health_readiness_metrics_and_calendar(halqa: Halqa) -> None:
     async with halqa.http.get(f"{halqa.url}/healthz") as r:
         assert r.status == 200
