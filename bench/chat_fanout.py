@@ -34,7 +34,7 @@ SESSION_INDEX = 0
 
 
 def worker(urls_tokens: list[tuple[str, str]], session: str, expect: int,
-           ready: Any, go: Any, out: Any) -> None:
+           ready: Any, go: Any, out: Any, deflate: bool) -> None:
     """A client process: connects its share, joins, reports every arrival."""
     async def main() -> None:
         arrivals: list[tuple[int, float]] = []
@@ -48,7 +48,8 @@ def worker(urls_tokens: list[tuple[str, str]], session: str, expect: int,
         async with aiohttp.ClientSession(connector=conn) as http:
             clients = []
             for i in range(0, len(urls_tokens), 50):
-                batch = [RawClient(http, u, t, on_event) for u, t in urls_tokens[i:i + 50]]
+                batch = [RawClient(http, u, t, on_event, deflate)
+                         for u, t in urls_tokens[i:i + 50]]
                 await asyncio.gather(*(c.connect() for c in batch))
                 acks = await asyncio.gather(*(c.call("session:join", {"session": session})
                                               for c in batch))
@@ -67,7 +68,8 @@ def worker(urls_tokens: list[tuple[str, str]], session: str, expect: int,
     asyncio.run(main())
 
 
-async def run(urls: list[str], org: str, n: int, messages: int, workers: int) -> dict[str, Any]:
+async def run(urls: list[str], org: str, n: int, messages: int, workers: int,
+              deflate: bool = True) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{urls[0]}/api/program") as r:
             session = (await r.json())["sessions"][SESSION_INDEX]["id"]
@@ -80,7 +82,7 @@ async def run(urls: list[str], org: str, n: int, messages: int, workers: int) ->
         for w in range(workers):
             ready = ctx.Event()
             p = ctx.Process(target=worker, args=(pairs[w::workers], session, messages, ready,
-                                                 go, out))
+                                                 go, out, deflate))
             p.start()
             readies.append(ready)
             procs.append(p)
@@ -113,11 +115,12 @@ async def run(urls: list[str], org: str, n: int, messages: int, workers: int) ->
     for i, d in results:
         last_per_msg[i] = max(last_per_msg.get(i, 0.0), d * 1000)
     return {
-        "participants": n, "messages": messages, "deliveries": len(delays),
+        "participants": n, "messages": messages, "deflate": deflate, "deliveries": len(delays),
         "expected": n * messages, "connect_join_s": round(connect_s, 1),
         "p50_ms": round(pct(delays, 50), 1), "p99_ms": round(pct(delays, 99), 1),
         "max_ms": round(max(delays), 1) if delays else None,
         "last_of_700_p50_ms": round(pct(list(last_per_msg.values()), 50), 1),
+        "last_of_700_by_message_ms": [round(last_per_msg[i]) for i in sorted(last_per_msg)],
         "ack_p50_ms": round(pct([x * 1000 for x in send_acks], 50), 1),
     }
 
@@ -133,6 +136,8 @@ async def main() -> None:
     ap.add_argument("--messages", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", choices=["one", "two"], default=None)
+    ap.add_argument("--no-deflate", action="store_true",
+                    help="clients do not negotiate permessage-deflate (browsers do)")
     args = ap.parse_args()
     org = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +145,8 @@ async def main() -> None:
         if args.only in (None, "one"):
             a = await ServerProcess(tmpd / "one", env_common(org)).start()
             try:
-                r = await run([a.url], org, args.participants, args.messages, args.workers)
+                r = await run([a.url], org, args.participants, args.messages, args.workers,
+                              not args.no_deflate)
             finally:
                 a.stop()
             print("one process (SQLite, in-memory presence):", r, flush=True)
@@ -156,7 +162,7 @@ async def main() -> None:
                     b = await ServerProcess(tmpd / "b", env).start()
                     try:
                         r = await run([a.url, b.url], org, args.participants, args.messages,
-                                      args.workers)
+                                      args.workers, not args.no_deflate)
                     finally:
                         a.stop()
                         b.stop()

@@ -21,8 +21,11 @@ import aiohttp
 
 class RawClient:
     def __init__(self, http: aiohttp.ClientSession, url: str, token: str,
-                 on_event: Callable[[str, Any, float], None] | None = None) -> None:
+                 on_event: Callable[[str, Any, float], None] | None = None,
+                 deflate: bool = True) -> None:
         self.http, self.url, self.token = http, url, token
+        # Browsers negotiate permessage-deflate; so does this client unless told not to.
+        self.deflate = deflate
         self.on_event = on_event or (lambda *_: None)
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._acks: dict[int, asyncio.Future[Any]] = {}
@@ -32,7 +35,8 @@ class RawClient:
 
     async def connect(self) -> RawClient:
         ws_url = self.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = await self.http.ws_connect(ws_url, heartbeat=None, max_msg_size=0)
+        self.ws = await self.http.ws_connect(ws_url, heartbeat=None, max_msg_size=0,
+                                            compress=15 if self.deflate else 0)
         opened = await self.ws.receive_str()
         assert opened.startswith("0"), opened
         await self.ws.send_str("40" + json.dumps({"token": self.token}))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import socketio
+
 from tests.interaction_helpers import Client, clients
 from tests.support import Halqa, app_server
 
@@ -85,3 +87,21 @@ async def test_acked_message_survives_restart(tmp_path: Path) -> None:
     async with (app_server(tmp_path, organizer_token="org-" + "x" * 30) as app,
                 clients((app.url, token)) as (a,)):
         assert [m["text"] for m in (await a.join(s1))["chat"]] == ["kept"]
+
+
+async def test_oversize_message_closes_only_that_connection(live_app: Halqa) -> None:
+    """Above 16 KiB the engine drops the frame and closes that connection (no ack
+    is possible); nothing is stored, and everyone else carries on."""
+    s1 = (await live_app.session_ids())[0]
+    async with clients((live_app.url, await live_app.register()),
+                       (live_app.url, await live_app.register())) as (big, other):
+        await big.join(s1)
+        await other.join(s1)
+        try:
+            await big.call("chat:send", {"session": s1, "text": "x" * 20_000}, timeout=3)
+            raise AssertionError("an oversize message was acknowledged")
+        except socketio.exceptions.TimeoutError:
+            pass
+        await big.wait_for("disconnect")
+        assert (await other.call("chat:send", {"session": s1, "text": "fine"}))["ok"]
+        assert [m["text"] for m in (await other.join(s1))["chat"]] == ["fine"]
