@@ -12,7 +12,7 @@ import signaling
 from server.api import calendar, health, invites, program, registrations
 from server.api import live as live_api
 from server.api import report as report_api
-from server.api.common import errors_middleware, security_headers
+from server.api.common import errors_middleware, rate_limit, security_headers
 from server.api.pages import setup_pages
 from server.config import Settings
 from server.db import Database
@@ -31,7 +31,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
-        middlewares=[metrics.middleware(), security_headers, errors_middleware],
+        middlewares=[metrics.middleware(), security_headers, errors_middleware, rate_limit],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics

@@ -31,8 +31,8 @@ class SmtpSettings(BaseModel):
 
 class LimitSettings(BaseModel):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
-    registrations_per_minute: int = Field(10, ge=1)
-    requests_per_minute: int = Field(600, ge=1)
+    registrations_per_minute: int = Field(30, ge=1)
+    requests_per_minute: int = Field(3000, ge=1)
 
 
 class InteractionSettings(BaseModel):

@@ -138,7 +138,7 @@ def settings_for(data_dir: Path, **overrides: Any) -> Any:
         "organizer_token": secrets.token_urlsafe(24),
         "event_file": ROOT / "config" / "demo-event.toml",
         # Every test gets its own limits; the rate-limit tests lower them.
-        "limits": {"registrations_per_minute": 1000},
+        "limits": {"registrations_per_minute": 1000, "requests_per_minute": 100_000},
     }
     base.update(overrides)
     return Settings(**base)

@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from server.errors import ApiError, error_body
-from server.keys import SETTINGS
+from server.keys import LIVE, SETTINGS
 
 log = structlog.get_logger("halqa.http")
 M = TypeVar("M", bound=BaseModel)
@@ -90,6 +90,18 @@ def _is_api(request: web.Request) -> bool:
 
 def _keep_headers(exc: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+
+
+@web.middleware
+async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A per-client ceiling on API, WHIP and WHEP requests: one flooding client
+    is slowed down, everyone else is served."""
+    if _is_api(request):
+        limit = request.app[SETTINGS].limits.requests_per_minute
+        if not await request.app[LIVE].hit(f"req:{client_ip(request)}", limit, 60):
+            raise ApiError(429, "rate_limited", "too many requests; slow down",
+                           headers={"Retry-After": "60"})
+    return await handler(request)
 
 
 CSP = (

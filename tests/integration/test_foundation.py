@@ -172,6 +172,22 @@ async def test_registrations_are_rate_limited_per_client(tmp_path: Path) -> None
         assert len(await h.session_ids()) == 9
 
 
+async def test_a_flooding_client_is_slowed_and_others_are_served(tmp_path: Path) -> None:
+    async with app_server(tmp_path, behind_proxy=True, limits={"requests_per_minute": 20}) as h:
+        flood = {"X-Forwarded-For": "198.51.100.1"}
+        statuses = []
+        for _ in range(25):
+            async with h.http.get(f"{h.url}/api/program", headers=flood) as r:
+                statuses.append(r.status)
+        assert statuses.count(200) == 20 and statuses[-1] == 429
+        async with h.http.get(f"{h.url}/api/program",
+                              headers={"X-Forwarded-For": "198.51.100.2"}) as r:
+            assert r.status == 200
+        # Health checks are not API calls: a load balancer is never locked out.
+        async with h.http.get(f"{h.url}/healthz", headers=flood) as r:
+            assert r.status == 200
+
+
 async def test_behind_a_proxy_the_limit_follows_the_address_the_proxy_saw(
     tmp_path: Path,
 ) -> None:
