@@ -15,8 +15,13 @@ export function mountChat(element, socket, sessionId, me = {}) {
     autocomplete: "off", dir: "auto", "data-testid": "chat-input",
   });
   const error = h("p", { class: "form-error", role: "alert" });
-  const form = h("form", { class: "chat-form" }, input,
-    h("button", { type: "submit", class: "primary", text: tr("send") }));
+  const sendButton = h("button", { type: "submit", class: "primary", text: tr("send") });
+  const form = h("form", { class: "chat-form" }, input, sendButton);
+  document.addEventListener("halqa:lang", () => {
+    input.placeholder = tr("say");
+    input.setAttribute("aria-label", tr("say"));
+    sendButton.textContent = tr("send");
+  });
   element.append(list, notice, form, error);
 
   const render = (m) => {

@@ -58,9 +58,18 @@ export function mountQuestions(element, socket, sessionId, me = {}) {
     placeholder: tr("your_question"), dir: "auto", "data-testid": "question-input" });
   const anon = h("input", { type: "checkbox", "data-testid": "question-anonymous" });
   const error = h("p", { class: "form-error", role: "alert" });
+  const anonLabel = h("span", { text: tr("anonymous") });
+  const askButton = h("button", { type: "submit", class: "primary", text: tr("ask") });
   const form = h("form", { class: "question-form" }, text,
-    h("label", { class: "check" }, anon, " ", tr("anonymous")),
-    h("button", { type: "submit", class: "primary", text: tr("ask") }));
+    h("label", { class: "check" }, anon, " ", anonLabel), askButton);
+  document.addEventListener("halqa:lang", () => {
+    text.placeholder = tr("your_question");
+    text.setAttribute("aria-label", tr("your_question"));
+    anonLabel.textContent = tr("anonymous");
+    askButton.textContent = tr("ask");
+    for (const b of sortButtons) b.textContent = tr(b.dataset.sort === "votes" ? "by_votes" : "by_time");
+    redraw();
+  });
   element.append(now, h("div", { class: "sort", role: "group" }, sortButtons), list, form, error);
 
   const store = connectStore(socket, sessionId, () => redraw(), (snap) => {
@@ -123,6 +132,7 @@ export function mountSpeakerQuestions(element, socket, sessionId) {
   const list = h("ol", { class: "question-list speaker", "data-testid": "speaker-questions" });
   element.append(now, list);
   const store = connectStore(socket, sessionId, () => redraw());
+  document.addEventListener("halqa:lang", () => redraw());
   function redraw() {
     now.replaceChildren(...[nowCard(store.highlighted())].filter(Boolean));
     const rows = store.list({ sort: "votes", statuses: ["approved"] });

@@ -105,3 +105,30 @@ async def test_oversize_message_closes_only_that_connection(live_app: Halqa) -> 
         await big.wait_for("disconnect")
         assert (await other.call("chat:send", {"session": s1, "text": "fine"}))["ok"]
         assert [m["text"] for m in (await other.join(s1))["chat"]] == ["fine"]
+
+
+async def test_slow_mode_and_closed_session(live_app: Halqa) -> None:
+    s1 = (await live_app.session_ids())[0]
+    mod = await live_app.invite("moderator", s1)
+    async with clients((live_app.url, await live_app.register()), (live_app.url, mod)) as (a, m):
+        await a.join(s1)
+        await m.join(s1)
+        assert (await m.call("session:update", {"session": s1, "slow_mode": 60}))["ok"]
+        await a.wait_for("session:settings", lambda d: d["slow_mode"] == 60)
+        assert (await a.call("chat:send", {"session": s1, "text": "one"}))["ok"]
+        ack = await a.call("chat:send", {"session": s1, "text": "two"})
+        assert ack["error"] == "slow_mode" and ack["seconds"] == 60
+        # Moderators are exempt from slow mode.
+        assert (await m.call("chat:send", {"session": s1, "text": "m1"}))["ok"]
+        assert (await m.call("chat:send", {"session": s1, "text": "m2"}))["ok"]
+        assert (await m.call("session:update", {"session": s1, "state": "closed",
+                                                "slow_mode": 0}))["ok"]
+        assert (await a.call("chat:send", {"session": s1, "text": "x"}))["error"] == (
+            "session_closed")
+        ack = await a.call("question:ask", {"session": s1, "text": "x"})
+        assert ack["error"] == "session_closed"
+        assert (await m.call("session:update", {"session": s1, "slow_mode": -1}))[
+            "error"] == "invalid"
+        snap = await a.join(s1)
+        assert snap["state"] == "closed" and [c["text"] for c in snap["chat"]] == [
+            "one", "m1", "m2"]

@@ -91,6 +91,12 @@ async def test_two_processes_agree_and_a_crash_expires(
                 view = await pa.join(s1)
                 assert [m["id"] for m in view["chat"]] == [msg["id"]]
                 assert view["questions"][0]["votes"] == 2 and view["questions"][0]["highlighted"]
+                # Attendance: B's participant's stay ends at B's last heartbeat.
+                async with http.get(f"{a.url}/api/attendance/{s1}",
+                                    headers={"Authorization": f"Bearer {org}"}) as r:
+                    report = {p["name"]: p for p in (await r.json())["attendance"]}
+                assert set(report) == {"On A", "On B"}
+                assert report["On B"]["stays"] == 2 and report["On B"]["seconds"] > 0
     finally:
         b.kill()
         a.stop()

@@ -128,3 +128,42 @@ async def test_ban_disconnects_and_refuses_reconnect(tmp_path: Path) -> None:
                                                  "message": msg["id"]})
             back = await Client(app.url, token).connect()
             await back.close()
+
+
+async def test_event_wide_powers(tmp_path: Path) -> None:
+    async with app_server(tmp_path) as app:
+        s1, s2 = (await app.session_ids())[:2]
+        event_mod = await app.invite("moderator", None)
+        s2_mod = await app.invite("moderator", s2)
+        speaker = await app.invite("speaker", s1)
+        async with clients((app.url, await app.register("P")), (app.url, event_mod),
+                           (app.url, s2_mod), (app.url, speaker)) as (p, em, sm, sp):
+            await p.join(s1)
+            await sp.join(s1)
+            msg = (await p.call("chat:send", {"session": s1, "text": "hello"}))["message"]
+            # A moderator of another session can do nothing here, nor event-wide.
+            for session in (s1, None):
+                ack = await sm.call("moderation:sanction", {"session": session,
+                                                            "action": "mute",
+                                                            "message": msg["id"]})
+                assert ack["error"] == "forbidden", ack
+            assert (await sm.call("chat:delete", {"message": msg["id"]}))["error"] == "forbidden"
+            assert (await sp.call("moderation:online", {"session": s1}))["error"] == "forbidden"
+            # Staff cannot be sanctioned; the target must be exactly one thing.
+            sp_msg = (await sp.call("chat:send", {"session": s1, "text": "speaker"}))["message"]
+            ack = await em.call("moderation:sanction", {"session": None, "action": "mute",
+                                                        "message": sp_msg["id"]})
+            assert ack["error"] == "not_sanctionable"
+            ack = await em.call("moderation:sanction", {"session": None, "action": "mute",
+                                                        "message": 1, "user": "p1"})
+            assert ack["error"] == "invalid"
+            # The event-wide moderator mutes event-wide: it holds in every session.
+            ack = await em.call("moderation:sanction", {"session": None, "action": "mute",
+                                                        "message": msg["id"]})
+            assert ack["ok"] and ack["session"] is None
+            await p.join(s2)
+            assert (await p.call("chat:send", {"session": s2, "text": "x"}))["error"] == "muted"
+            online = await em.call("moderation:online", {"session": s1})
+            assert [o["name"] for o in online["online"]] == ["P"]
+            assert len((await em.call("moderation:sanctions", {"session": None}))[
+                "sanctions"]) == 1
