@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 
 from server.db import Database
 from server.interaction import Refused, iso, load_session, session_settings
-from server.models import utcnow
+from server.models import Participant, utcnow
 from server.models_interaction import ChatMessage, Question, Sanction
 from server.roles import Principal, Role
 
@@ -108,10 +108,13 @@ async def _subject(s: Any, target: Target, session_id: str | None) -> tuple[str,
     elif target.question is not None:
         row = await s.get(Question, target.question)
     elif target.user is not None:
-        name = await s.scalar(
-            select(Sanction.subject_name).where(Sanction.subject_key == target.user).limit(1)
-        )
-        return target.user, name or ""
+        # A key from the online list: name it from the registration when it is one.
+        pid = target.user[1:]
+        person = await s.get(Participant, int(pid)) if target.user[:1] == "p" and pid.isdigit() \
+            else None
+        if person is None:
+            raise Refused("not_found")
+        return target.user, person.name
     if row is None or (session_id is not None and row.session_id != session_id):
         raise Refused("not_found")
     return row.author_key, row.author_name
