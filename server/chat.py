@@ -43,9 +43,9 @@ async def send(
     # never a database query.
     if not await live.hit(f"chat:{principal.key}", cfg.chat_rate, cfg.chat_rate_window):
         raise Refused("rate_limited")
-    await check_can_write(db, principal, session_id)
     async with db.transaction() as s:
         session = await load_session(s, session_id)
+        await check_can_write(s, principal, session_id)
         check_open_for_writing(session, principal)
         moderator = principal.can_moderate(session_id)
         if session.slow_mode and not moderator and not await live.hit(

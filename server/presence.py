@@ -29,7 +29,7 @@ from server.db import Database
 from server.interaction import Refused, load_session, session_settings
 from server.live import Counts, LiveState, Presence
 from server.models import Session
-from server.moderation import active_sanctions
+from server.moderation import sanctions_in
 from server.roles import Principal, Role
 
 log = structlog.get_logger("halqa.presence")
@@ -152,10 +152,10 @@ async def join_session(
 ) -> dict[str, Any]:
     """Enter a session: refused when banned; returns the settings, counts, recent
     chat and the questions the caller may see (history on join)."""
-    if "ban" in await active_sanctions(db, principal.key, session_id):
-        raise Refused("banned")
     async with db.session() as s:
         settings = session_settings(await load_session(s, session_id))
+        if "ban" in await sanctions_in(s, principal.key, session_id):
+            raise Refused("banned")
     counts = await tracker.join(sid, principal, session_id)
     return {
         **settings,

@@ -69,9 +69,9 @@ async def ask(
     if not await live.hit(f"question:{principal.key}", cfg.question_rate,
                           cfg.question_rate_window):
         raise Refused("rate_limited")
-    await check_can_write(db, principal, session_id)
     async with db.transaction() as s:
         session = await load_session(s, session_id)
+        await check_can_write(s, principal, session_id)
         check_open_for_writing(session, principal)
         q = Question(
             session_id=session_id, author_key=principal.key, author_name=principal.name,
@@ -96,7 +96,7 @@ async def vote(
         q = await s.get(Question, question_id)
         if q is None or q.status not in PUBLIC:
             raise Refused("not_found")
-        await check_can_write(db, principal, q.session_id)
+        await check_can_write(s, principal, q.session_id)
         if up:
             # INSERT … ON CONFLICT DO NOTHING: a second vote is a no-op, even when
             # two tabs race (both dialects spell it the same way).
