@@ -1,7 +1,7 @@
 // The moderator console (/moderate/{session}, or /moderate for event-wide
 // moderators and the organizer). Phone first: one tab at a time.
 import { getProgram, tokenFromFragment } from "./api.js";
-import { pickText } from "./i18n.js";
+import { applyDocument, dir, lang, pickText } from "./i18n.js";
 import {
   QuestionStore, deleteChat, joinSession, leaveSession, listOnline, listSanctions,
   moderateQuestion, sanction, subscribe, updateSession,
@@ -126,10 +126,18 @@ async function open(sessionId) {
   ];
 }
 
+function translate() {
+  applyDocument();
+  document.documentElement.lang = lang();
+  document.documentElement.dir = dir();
+  for (const el of document.querySelectorAll("[data-tr]")) el.textContent = tr(el.dataset.tr);
+}
+
 async function main() {
+  translate();
   const { token } = tokenFromFragment();
   if (!token) {
-    $("gate-text").textContent = "Open the moderator link you received (…#token=…).";
+    $("gate-text").textContent = tr("console.need_token");
     $("gate").hidden = false;
     return;
   }
