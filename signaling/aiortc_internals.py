@@ -136,35 +136,77 @@ def sender_ssrc(sender: RTCRtpSender) -> int:
 Writer = Callable[[bytes], None]
 
 
+def _fast_protect(session: Any) -> Callable[[bytes], bytes]:
+    """pylibsrtp's protect() without its per-call allocation (same libsrtp call).
+
+    Falls back to session.protect when pylibsrtp's layout is not the one we know.
+    """
+    try:
+        from pylibsrtp._binding import ffi, lib
+
+        srtp = session._srtp[0]
+        cdata = session._cdata
+        buffer = session._buffer
+    except (ImportError, AttributeError):
+        return session.protect  # type: ignore[no-any-return]
+    limit = len(cdata) - 16 - 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN
+    length = ffi.new("int *")
+    slow = session.protect
+
+    def protect(data: bytes) -> bytes:
+        n = len(data)
+        if n > limit:
+            return slow(data)  # type: ignore[no-any-return]
+        buffer[0:n] = data
+        length[0] = n
+        if lib.srtp_protect(srtp, cdata, length) != 0:
+            return slow(data)  # type: ignore[no-any-return]  # raises with libsrtp's reason
+        return buffer[0 : length[0]]  # type: ignore[no-any-return]
+
+    return protect
+
+
+def _pair(dtls: RTCDtlsTransport) -> tuple[Any, tuple[str, int]] | None:
+    connection = dtls.transport._connection
+    pair = connection._nominated.get(1)
+    if pair is None or dtls._tx_srtp is None or pair.protocol.transport is None:
+        return None
+    return pair.protocol.transport, pair.remote_addr
+
+
 def rtp_writer(dtls: RTCDtlsTransport) -> Writer | None:
     """A synchronous `bytes -> None` that SRTP-protects and sends one RTP packet.
 
-    None until ICE has nominated a pair and DTLS has keyed SRTP.
+    None until ICE has nominated a pair and DTLS has keyed SRTP. Writes go to
+    the UDP socket itself, not through asyncio's transport: a full socket
+    buffer drops the packet (as the network would) instead of queueing it.
     """
-    connection = dtls.transport._connection
-    pair = connection._nominated.get(1)
-    srtp = dtls._tx_srtp
-    if pair is None or srtp is None or pair.protocol.transport is None:
+    found = _pair(dtls)
+    if found is None:
         return None
-    udp = pair.protocol.transport
-    addr = pair.remote_addr
-    protect = srtp.protect
+    udp, addr = found
+    protect = _fast_protect(dtls._tx_srtp)
+    sock = getattr(udp, "_sock", None)
+    if sock is None:
+        send = udp.sendto
+    else:
+        send = sock.sendto
 
     def write(data: bytes) -> None:
-        udp.sendto(protect(data), addr)
+        try:
+            send(protect(data), addr)
+        except OSError:  # BlockingIOError (buffer full) or the socket is closing
+            pass
 
     return write
 
 
 def rtcp_writer(dtls: RTCDtlsTransport) -> Writer | None:
-    connection = dtls.transport._connection
-    pair = connection._nominated.get(1)
-    srtp = dtls._tx_srtp
-    if pair is None or srtp is None or pair.protocol.transport is None:
+    found = _pair(dtls)
+    if found is None:
         return None
-    udp = pair.protocol.transport
-    addr = pair.remote_addr
-    protect = srtp.protect_rtcp
+    udp, addr = found
+    protect = dtls._tx_srtp.protect_rtcp
 
     def write(data: bytes) -> None:
         udp.sendto(protect(data), addr)

@@ -77,3 +77,26 @@ def test_sender_report_is_valid_rtcp() -> None:
 @pytest.mark.parametrize("name", ["_handle_rtp_packet", "_send_rtcp_pli"])
 def test_receiver_methods(name: str) -> None:
     assert callable(getattr(aiortc.RTCRtpReceiver, name))
+
+
+def test_fast_protect_matches_pylibsrtp() -> None:
+    from pylibsrtp import Policy, Session
+
+    def session() -> Session:
+        policy = Policy(key=bytes(range(30)), ssrc_type=Policy.SSRC_ANY_OUTBOUND)
+        policy.allow_repeat_tx = True
+        return Session(policy)
+
+    slow, fast_session = session(), session()
+    fast = ai._fast_protect(fast_session)
+    assert fast is not fast_session.protect, "pylibsrtp layout changed: fast path disabled"
+    from signaling.rtp import rtp_header
+
+    for seq in (1, 2, 2, 3):  # 2 twice: a NACK retransmission must protect again
+        packet = rtp_header(False, 96, seq, seq * 3000, 42) + bytes(range(200))
+        assert fast(packet) == slow.protect(packet)
+    big = rtp_header(False, 96, 4, 0, 42) + bytes(1400)
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError):
+        fast(big)  # too long for pylibsrtp's buffer: the slow path raises, no overflow
