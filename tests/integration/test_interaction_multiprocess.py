@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.interaction_helpers import clients, eventually
+from tests.interaction_helpers import Client, clients, eventually
 from tests.support import Halqa, ServerProcess
 
 TTL = 5
@@ -76,6 +76,21 @@ async def test_two_processes_agree_and_a_crash_expires(
                 la, lb = await live(http, a.url, org, s1), await live(http, b.url, org, s1)
                 assert la == lb and la["count"] == 2 and la["peak"] == 2, (la, lb)
 
+                # A ban issued on B disconnects a participant connected to A
+                # (python-socketio forwards the disconnect through Redis).
+                troll = await Client(a.url, await ha.register("Troll")).connect()
+                await troll.join(s1)
+                bad = (await troll.call("chat:send", {"session": s1, "text": "spam"}))["message"]
+                ack = await mod.call("moderation:sanction", {"session": s1, "action": "ban",
+                                                             "message": bad["id"]})
+                assert ack["ok"], ack
+                await troll.wait_for("disconnect")
+                await eventually(lambda: _count(http, a.url, org, s1, 2))
+                await troll.close()
+                troll = await Client(a.url, troll.token).connect()
+                assert (await troll.call("session:join", {"session": s1}))["error"] == "banned"
+                await troll.close()
+
                 # Crash B: nobody tells Redis; B's participant must expire on its own.
                 killed = time.monotonic()
                 b.kill()
@@ -84,18 +99,18 @@ async def test_two_processes_agree_and_a_crash_expires(
                 await pa.wait_for("presence:count", lambda d: d["count"] == 1, timeout=5)
                 final = await live(http, a.url, org, s1)
                 assert [o["name"] for o in final["online"]] == ["On A"]
-                assert final["peak"] == 2
+                assert final["peak"] == 3  # the troll made three, briefly
                 print(f"presence of the killed process expired after {expired_after:.1f} s "
                       f"(TTL {TTL} s)")
                 # Durable across the crash: history on A still has everything.
                 view = await pa.join(s1)
-                assert [m["id"] for m in view["chat"]] == [msg["id"]]
+                assert [m["id"] for m in view["chat"]] == [msg["id"], bad["id"]]
                 assert view["questions"][0]["votes"] == 2 and view["questions"][0]["highlighted"]
                 # Attendance: B's participant's stay ends at B's last heartbeat.
                 async with http.get(f"{a.url}/api/attendance/{s1}",
                                     headers={"Authorization": f"Bearer {org}"}) as r:
                     report = {p["name"]: p for p in (await r.json())["attendance"]}
-                assert set(report) == {"On A", "On B"}
+                assert set(report) == {"On A", "On B", "Troll"}
                 assert report["On B"]["stays"] == 2 and report["On B"]["seconds"] > 0
     finally:
         b.kill()
