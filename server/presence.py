@@ -162,6 +162,8 @@ async def join_session(
         "count": counts.count,
         "peak": counts.peak,
         "moderator": principal.can_moderate(session_id),
+        "role": principal.role.value,
+        "name": principal.name,
         "chat": await chat.history(db, session_id, cfg.history),
         **await question.visible(db, principal, session_id),
     }
