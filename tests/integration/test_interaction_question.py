@@ -4,6 +4,7 @@ Runs on SQLite and PostgreSQL (the vote-once rule is the database's)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import socketio
@@ -167,3 +168,19 @@ async def test_event_wide_powers(tmp_path: Path) -> None:
             assert [o["name"] for o in online["online"]] == ["P"]
             assert len((await em.call("moderation:sanctions", {"session": None}))[
                 "sanctions"]) == 1
+
+
+async def test_concurrent_votes_from_tabs_count_once(tmp_path: Path, database_url: str) -> None:
+    async with app_server(tmp_path, database_url=database_url) as app:
+        s1 = (await app.session_ids())[0]
+        voter = await app.register("Voter")
+        async with clients((app.url, app.organizer_token), *[(app.url, voter)] * 4) as (
+            org, *tabs):
+            for c in (org, *tabs):
+                await c.join(s1)
+            await org.call("session:update", {"session": s1, "qa_mode": "open"})
+            q = (await org.call("question:ask", {"session": s1, "text": "?"}))["question"]
+            acks = await asyncio.gather(*(t.call("question:vote", {"question": q["id"]})
+                                          for t in tabs for _ in range(3)))
+            assert all(a["ok"] for a in acks), acks
+            assert (await tabs[0].join(s1))["questions"][0]["votes"] == 1
