@@ -71,6 +71,14 @@ class Sent:
 CLIENT_LOAD = [0.0]
 
 
+async def server_stats(http: aiohttp.ClientSession, base: str) -> dict[str, int]:
+    try:
+        async with http.get(base + "/bench/stats") as r:
+            return dict(await r.json()) if r.status == 200 else {}
+    except aiohttp.ClientError:
+        return {}
+
+
 async def measure_window(pid: int, window: float) -> tuple[float, float]:
     c0, t0, p0 = cpu_seconds(pid), time.monotonic(), time.process_time()
     await asyncio.sleep(window)
@@ -96,7 +104,7 @@ async def run(mode: str, steps: list[int], window: float, packets: list) -> list
         ],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         stdout=subprocess.DEVNULL,
-        stderr=open(f"/tmp/stage_server_{mode}.log", "w"),
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     rows: list[Row] = []
@@ -138,8 +146,18 @@ async def run(mode: str, steps: list[int], window: float, packets: list) -> list
                 for c in counters:
                     c.reset()
                 sent_before = sent.count
+                before = await server_stats(http, base)
                 cpu, rss = await measure_window(proc.pid, window)
                 expected = sent.count - sent_before
+                after = await server_stats(http, base)
+                if after:
+                    got = after["packets_in"] - before["packets_in"]
+                    drops = after["send_drops"] - before["send_drops"]
+                    print(
+                        f"  server received {got / max(1, expected) * 100:.1f}% of the "
+                        f"publisher's packets, refused sends {drops}",
+                        flush=True,
+                    )
                 shares = sorted(
                     min(1.0, c.total() / expected) if expected else 0.0 for c in counters
                 )

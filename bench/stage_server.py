@@ -21,7 +21,7 @@ from aiortc.contrib.media import MediaRelay
 
 import signaling
 from server.roles import Principal, Role
-from signaling.keys import MEDIA, RESOLVE_TOKEN
+from signaling.keys import MEDIA, REGISTRY, RESOLVE_TOKEN
 from signaling.settings import MediaSettings
 
 _ids = itertools.count(1)
@@ -44,6 +44,11 @@ def forward_app() -> web.Application:
         connect_timeout_s=120,
     )
     signaling.setup(app)
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(request.app[REGISTRY].counts())
+
+    app.router.add_get("/bench/stats", stats)
     return app
 
 

@@ -16,7 +16,7 @@ from signaling.keys import REGISTRY, RESOLVE_TOKEN
 from signaling.registry import StageRegistry
 from signaling.settings import MediaSettings, media_settings
 
-__all__ = ["MediaSettings", "live_sessions", "setup", "sio_disconnected"]
+__all__ = ["MediaSettings", "live_sessions", "setup"]
 
 
 def setup(app: web.Application) -> None:
@@ -58,10 +58,3 @@ def live_sessions(app: web.Application) -> set[str]:
     """Ids of the sessions whose stage has at least one publisher live."""
     registry = app.get(REGISTRY)
     return registry.live_sessions() if registry is not None else set()
-
-
-async def sio_disconnected(app: web.Application, sid: str) -> None:
-    """Call from the Socket.IO disconnect handler: that client's viewers close."""
-    registry = app.get(REGISTRY)
-    if registry is not None:
-        await registry.drop_sid(sid)

@@ -174,7 +174,7 @@ def _pair(dtls: RTCDtlsTransport) -> tuple[Any, tuple[str, int]] | None:
     return pair.protocol.transport, pair.remote_addr
 
 
-def rtp_writer(dtls: RTCDtlsTransport) -> Writer | None:
+def rtp_writer(dtls: RTCDtlsTransport, on_drop: Callable[[], None]) -> Writer | None:
     """A synchronous `bytes -> None` that SRTP-protects and sends one RTP packet.
 
     None until ICE has nominated a pair and DTLS has keyed SRTP. Writes go to
@@ -187,16 +187,13 @@ def rtp_writer(dtls: RTCDtlsTransport) -> Writer | None:
     udp, addr = found
     protect = _fast_protect(dtls._tx_srtp)
     sock = getattr(udp, "_sock", None)
-    if sock is None:
-        send = udp.sendto
-    else:
-        send = sock.sendto
+    send = udp.sendto if sock is None else sock.sendto
 
     def write(data: bytes) -> None:
         try:
             send(protect(data), addr)
         except OSError:  # BlockingIOError (buffer full) or the socket is closing
-            pass
+            on_drop()
 
     return write
 

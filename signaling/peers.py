@@ -100,7 +100,6 @@ async def open_viewer(
     mode: str,
     offer_text: str,
     lines: list[MediaLine],
-    sid: str | None,
 ) -> tuple[Viewer, str]:
     if mode == "browser":
         # Slot i carries position i // 3, label LABELS[i % 3]; the client builds
@@ -113,7 +112,7 @@ async def open_viewer(
             if line.kind != expected:
                 raise ApiError(400, "slots_mismatch", f"media section {i} must be {expected}")
     pc = new_pc()
-    viewer = Viewer(new_id(), stage.session_id, owner, mode, pc, sid=sid)
+    viewer = Viewer(new_id(), stage.session_id, owner, mode, pc)
     try:
         await _answer(pc, offer_text)
         have_audio = have_video = False

@@ -63,6 +63,13 @@ class StageRegistry:
             "publishers": sum(len(s.publishers) for s in self.stages.values()),
             "viewers": sum(len(s.viewers) for s in self.stages.values()),
             "tasks": len(self._tasks),
+            "send_drops": sum(v.drops for s in self.stages.values() for v in s.viewers.values()),
+            "packets_in": sum(
+                t.packets
+                for s in self.stages.values()
+                for p in s.publishers.values()
+                for t in p.tracks.values()
+            ),
         }
 
     def _rate_limit(self, key: str) -> None:
@@ -163,7 +170,7 @@ class StageRegistry:
             )
 
     async def watch(
-        self, session_id: str, principal: Principal, offer: str, mode: str, sid: str | None = None
+        self, session_id: str, principal: Principal, offer: str, mode: str
     ) -> tuple[Viewer, str]:
         if not principal.can_watch(session_id):
             raise ApiError(403, "forbidden", "this token may not watch this session")
@@ -173,7 +180,7 @@ class StageRegistry:
         try:
             self._admit(stage, principal)
             viewer, answer = await open_viewer(
-                stage, owner=principal.key, mode=mode, offer_text=offer, lines=lines, sid=sid
+                stage, owner=principal.key, mode=mode, offer_text=offer, lines=lines
             )
         except BaseException:
             self._drop_if_empty(stage)
@@ -226,12 +233,6 @@ class StageRegistry:
             await self._close_publisher(stage, res)
         else:
             await self.close_viewer(stage, res)
-
-    async def drop_sid(self, sid: str) -> None:
-        """A Socket.IO client went away: its browser viewers go with it."""
-        for stage in list(self.stages.values()):
-            for viewer in [v for v in stage.viewers.values() if v.sid == sid]:
-                await self.close_viewer(stage, viewer)
 
     def set_program(self, session_id: str, publisher_id: str | None) -> Stage:
         stage = self.stages.get(session_id)

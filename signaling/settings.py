@@ -40,7 +40,7 @@ class MediaSettings(BaseModel):
     connect_timeout_s: float = Field(default=15.0, gt=0)
     # A screen share that sent nothing for this long counts as stopped.
     screen_idle_s: float = Field(default=2.0, gt=0)
-    # Offers (WHIP/WHEP/stage:watch) allowed per caller per 10 s; more is a flood.
+    # Offers (WHIP/WHEP) allowed per caller per 10 s; more is a flood.
     offers_per_10s: int = Field(default=20, ge=1)
     # Viewer resources one caller may hold at once (tabs, players).
     max_viewers_per_caller: int = Field(default=4, ge=1)

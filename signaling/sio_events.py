@@ -1,8 +1,13 @@
-"""Socket.IO `stage:*` events: browser viewers join the stage, everyone follows it.
+"""Socket.IO `stage:*` events: everyone follows the stage; moderators pick the program.
+
+Media negotiation is not here: the watch page's 18-section offer (20-30 KB)
+is larger than a Socket.IO message may be, so it goes to
+`POST /whep/{session}?layout=stage` (signaling/whip.py). With fixed slots
+nothing needs renegotiating later: speakers joining, leaving, sharing or
+reloading only change which source feeds a slot, and `stage:update` tells
+the page how to lay the slots out.
 
 Client -> server (all answer through the ack):
-  stage:watch   {session, sdp}          -> {ok, sdp, resource, stage}
-  stage:leave   {session, resource}     -> {ok}
   stage:state   {session}               -> {ok, stage}
   stage:program {session, publisher}    -> {ok, stage}   (moderators)
   failures: {ok: false, error: {code, message}}
@@ -60,26 +65,6 @@ def register(app: web.Application, sio: Any) -> None:
 
         return wrapped
 
-    async def watch(sid: str, principal: Principal, session_id: str, data: dict[str, Any]) -> Ack:
-        offer = data.get("sdp")
-        if not isinstance(offer, str):
-            return _error("sdp_missing", "sdp must be the offer as a string")
-        viewer, answer = await registry.watch(session_id, principal, offer, "browser", sid=sid)
-        # Follow the stage even if the page has not sent session:join (yet).
-        await sio.enter_room(sid, f"session:{session_id}")
-        return {
-            "sdp": answer,
-            "resource": viewer.id,
-            "stage": registry.stage(session_id).snapshot(),
-        }
-
-    async def leave(sid: str, principal: Principal, session_id: str, data: dict[str, Any]) -> Ack:
-        resource = data.get("resource")
-        if not isinstance(resource, str):
-            return _error("invalid", "resource must be the id stage:watch returned")
-        await registry.delete("viewer", session_id, resource, principal)
-        return {"ok": True}
-
     async def state(sid: str, principal: Principal, session_id: str, data: dict[str, Any]) -> Ack:
         if not principal.can_watch(session_id):
             return _error("forbidden", "this token may not watch this session")
@@ -98,8 +83,6 @@ def register(app: web.Application, sio: Any) -> None:
             return _error("invalid", "publisher must be a publisher id or null")
         return {"ok": True, "stage": registry.set_program(session_id, publisher).snapshot()}
 
-    sio.on("stage:watch", handler(watch))
-    sio.on("stage:leave", handler(leave))
     sio.on("stage:state", handler(state))
     sio.on("stage:program", handler(program))
 

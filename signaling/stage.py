@@ -59,17 +59,20 @@ class Viewer:
     mode: str  # "whep" (follows the program) | "browser" (every position)
     pc: RTCPeerConnection
     outs: list[OutStream] = field(default_factory=list)
-    sid: str | None = None  # Socket.IO session that asked, for cleanup on disconnect
     created_at: float = field(default_factory=time.monotonic)
     connected: bool = False
     rtcp: ai.Writer | None = None
+    drops: int = 0  # RTP packets the socket refused (buffer full): overload shows here
+
+    def _dropped(self) -> None:
+        self.drops += 1
 
     def wire(self) -> bool:
         """Point every slot at the viewer's SRTP socket once ICE+DTLS are up."""
         dtls = self.pc.getSenders()[0].transport if self.pc.getSenders() else None
         if dtls is None:
             return False
-        writer = ai.rtp_writer(dtls)
+        writer = ai.rtp_writer(dtls, self._dropped)
         if writer is None:
             return False
         self.rtcp = ai.rtcp_writer(dtls)

@@ -1,0 +1,112 @@
+"""Viewer click -> first decoded frame, in Chromium on browser defaults.
+
+    python -m bench.join_latency [--joins 20]
+
+The real app runs in this process; an aiortc publisher (pre-encoded VP8,
+640x360) is live. Each join opens a fresh browser context on the watch page's
+origin with no media flags (so its ICE candidates are mDNS names and the
+server reaches it peer-reflexively), connects Socket.IO, then times
+`watchStage()` -> first frame painted from the camera slot
+(requestVideoFrameCallback). Prints p50/p95 and the ICE-connected share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+from bench.stage_peers import encode_vp8, publish
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+JOIN = """async ([sessionId, token]) => {
+  const { connect, request } = await import('/js/live.js');
+  const { watchStage } = await import('/js/stage.js');
+  const socket = connect(token);
+  await new Promise((ok) => socket.connected ? ok() : socket.once('connect', ok));
+  await request(socket, 'stage:state', { session: sessionId });  // warm, like a loaded page
+  const video = document.createElement('video');
+  video.muted = true; video.autoplay = true; video.playsInline = true;
+  document.body.append(video);
+  const marks = {};
+  const t0 = performance.now();
+  let mdns = null;
+  const first = new Promise((resolve) => {
+    watchStage(socket, sessionId, token, {
+      onSlots: (slots) => {
+        const cam = slots.find((s) => s.position === 0 && s.label === 'camera');
+        video.srcObject = new MediaStream([cam.track]);
+        video.play().catch(() => {});
+        video.requestVideoFrameCallback(() => resolve(performance.now()));
+      },
+      onState: (s) => { if (s === 'connected' && !marks.ice) marks.ice = performance.now() - t0; },
+    }).then((ctl) => {
+      window.ctl = ctl;
+      mdns = ctl.pc ? ctl.pc.localDescription.sdp.includes('.local') : null;
+    });
+  });
+  const t1 = await first;
+  return { ms: t1 - t0, ice: marks.ice ?? null, mdns };
+}"""
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--joins", type=int, default=20)
+    args = parser.parse_args()
+    from playwright.async_api import async_playwright
+
+    from tests.support import app_server
+
+    print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
+    packets = encode_vp8()
+    with tempfile.TemporaryDirectory() as tmp:
+        async with app_server(Path(tmp)) as halqa, async_playwright() as pw:
+            session_id = (await halqa.session_ids())[0]
+            speaker = await halqa.invite("speaker", session_id)
+            pub = await publish(halqa.http, halqa.url, packets, session=session_id, token=speaker)
+            await asyncio.sleep(2)
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            results = []
+            for i in range(args.joins):
+                token = await halqa.register(name=f"Bench {i}")
+                ctx = await browser.new_context()
+                page = await ctx.new_page()
+                await page.goto(f"{halqa.url}/session/{session_id}")
+                r = await asyncio.wait_for(page.evaluate(JOIN, [session_id, token]), 30)
+                results.append(r)
+                print(
+                    f"join {i + 1:2d}: first frame {r['ms']:6.0f} ms "
+                    f"(ICE+DTLS connected at {r['ice'] or float('nan'):.0f} ms, "
+                    f"mDNS candidates: {r['mdns']})",
+                    flush=True,
+                )
+                await ctx.close()
+            await browser.close()
+            await pub.close()
+    ms = sorted(r["ms"] for r in results)
+    p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+    print(
+        f"\nclick -> first decoded frame over {len(ms)} joins: p50 {statistics.median(ms):.0f} ms, "
+        f"p95 {p95:.0f} ms, max {ms[-1]:.0f} ms; mDNS on in "
+        f"{sum(1 for r in results if r['mdns'])}/{len(results)} joins"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
