@@ -103,6 +103,25 @@ def enable_mid_routing(dtls: RTCDtlsTransport) -> None:
     router._halqa_mid_routing = True  # type: ignore[attr-defined]
 
 
+def grow_receive_buffers(dtls: RTCDtlsTransport, size: int) -> None:
+    """Give a publisher's UDP sockets a large receive buffer.
+
+    While the loop fans one packet out to hundreds of viewers, the publisher's
+    next packets (a keyframe is dozens of them at once) queue in the kernel;
+    with the default ~200 KB a busy or briefly descheduled server drops them,
+    and then every viewer loses them. The kernel caps this at rmem_max.
+    """
+    import contextlib
+    import socket
+
+    for protocol in dtls.transport._connection._protocols:
+        transport = getattr(protocol, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):  # capped or refused: keep the default
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     """Ask the publisher for a keyframe (RTCP PLI on the receiver's transport)."""
     await receiver._send_rtcp_pli(media_ssrc)
@@ -249,6 +268,7 @@ __all__ = [
     "check_compatible",
     "detach_sender",
     "enable_mid_routing",
+    "grow_receive_buffers",
     "rtcp_kind",
     "rtcp_writer",
     "rtp_writer",

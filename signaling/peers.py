@@ -87,6 +87,7 @@ async def open_publisher(
             ai.enable_mid_routing(receiver.transport)
             pub.tracks[label] = track
         await pc.setLocalDescription(await pc.createAnswer())
+        ai.grow_receive_buffers(pc.getTransceivers()[0].receiver.transport, 4 << 20)
     except BaseException:
         await pc.close()
         raise

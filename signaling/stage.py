@@ -19,6 +19,7 @@ from signaling import aiortc_internals as ai
 from signaling.forward import OutStream, SourceTrack
 
 LABELS = ("audio", "camera", "screen")
+VIEWER_COUNT_EVERY = 1.5  # seconds; keeps the shown count within 2 s of the truth
 
 
 @dataclass(eq=False)
@@ -101,6 +102,7 @@ class Stage:
         self.program_id: str | None = None
         self._joined = 0
         self.screen_key: tuple[bool, ...] = ()
+        self._last_emit = 0.0
         self._last_snapshot: dict[str, Any] | None = None
         self.on_change: Callable[[Stage], None] = lambda stage: None
 
@@ -187,11 +189,23 @@ class Stage:
         }
 
     def changed(self) -> None:
-        """Tell listeners if what clients see has changed (idempotent)."""
+        """Tell listeners if what clients see has changed (idempotent).
+
+        Speakers, screens and the program go out at once; a change of the
+        viewer count alone at most every VIEWER_COUNT_EVERY seconds (the ticker
+        calls this twice a second), so a crowd joining is not a broadcast storm.
+        """
         snap = self.snapshot()
-        if snap != self._last_snapshot:
-            self._last_snapshot = snap
-            self.on_change(self)
+        last = self._last_snapshot
+        if snap == last:
+            return
+        now = time.monotonic()
+        only_count = last is not None and {**snap, "viewers": 0} == {**last, "viewers": 0}
+        if only_count and now - self._last_emit < VIEWER_COUNT_EVERY:
+            return
+        self._last_snapshot = snap
+        self._last_emit = now
+        self.on_change(self)
 
     @property
     def empty(self) -> bool:

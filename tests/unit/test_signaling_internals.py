@@ -100,3 +100,20 @@ def test_fast_protect_matches_pylibsrtp() -> None:
 
     with _pytest.raises(ValueError):
         fast(big)  # too long for pylibsrtp's buffer: the slow path raises, no overflow
+
+
+async def test_receive_buffers_can_grow() -> None:
+    import socket
+
+    pc = RTCPeerConnection()
+    try:
+        t = pc.addTransceiver("audio", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        dtls = t.receiver.transport
+        ai.grow_receive_buffers(dtls, 1 << 20)
+        protocols = dtls.transport._connection._protocols
+        assert protocols, "aioice no longer keeps its protocols in _protocols"
+        sock = protocols[0].transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
+    finally:
+        await pc.close()
