@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import secrets
 import sys
 import tempfile
@@ -68,8 +69,18 @@ def worker(urls_tokens: list[tuple[str, str]], session: str, expect: int,
     asyncio.run(main())
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the server processes (immune to other load)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def run(urls: list[str], org: str, n: int, messages: int, workers: int,
-              deflate: bool = True) -> dict[str, Any]:
+              deflate: bool = True, pids: list[int] | None = None) -> dict[str, Any]:
+    pids = pids or []
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{urls[0]}/api/program") as r:
             session = (await r.json())["sessions"][SESSION_INDEX]["id"]
@@ -96,6 +107,12 @@ async def run(urls: list[str], org: str, n: int, messages: int, workers: int,
         assert (await sender.call("session:join", {"session": session}))["ok"]
         go.set()
         await asyncio.sleep(1.0)
+        # Idle CPU (heartbeats, count ticks, pings) over as long as the send phase.
+        phase = messages * 0.5
+        c0 = cpu_seconds(pids)
+        await asyncio.sleep(phase)
+        idle_cpu = cpu_seconds(pids) - c0
+        c0, t_send = cpu_seconds(pids), time.monotonic()
         send_acks = []
         for i in range(messages):
             t = time.time()
@@ -104,6 +121,8 @@ async def run(urls: list[str], org: str, n: int, messages: int, workers: int,
             send_acks.append(time.time() - t)
             assert ack["ok"], ack
             await asyncio.sleep(0.5)
+        busy_cpu = cpu_seconds(pids) - c0
+        idle_scaled = idle_cpu * (time.monotonic() - t_send) / phase
         results: list[tuple[int, float]] = []
         for _ in procs:
             results += await asyncio.get_running_loop().run_in_executor(None, out.get)
@@ -122,6 +141,8 @@ async def run(urls: list[str], org: str, n: int, messages: int, workers: int,
         "last_of_700_p50_ms": round(pct(list(last_per_msg.values()), 50), 1),
         "last_of_700_by_message_ms": [round(last_per_msg[i]) for i in sorted(last_per_msg)],
         "ack_p50_ms": round(pct([x * 1000 for x in send_acks], 50), 1),
+        "server_cpu_ms_per_message": round((busy_cpu - idle_scaled) / messages * 1000, 1),
+        "server_cpu_us_per_delivery": round((busy_cpu - idle_scaled) / messages / n * 1e6, 1),
     }
 
 
@@ -146,7 +167,7 @@ async def main() -> None:
             a = await ServerProcess(tmpd / "one", env_common(org)).start()
             try:
                 r = await run([a.url], org, args.participants, args.messages, args.workers,
-                              not args.no_deflate)
+                              not args.no_deflate, [a.proc.pid] if a.proc else [])
             finally:
                 a.stop()
             print("one process (SQLite, in-memory presence):", r, flush=True)
@@ -162,7 +183,8 @@ async def main() -> None:
                     b = await ServerProcess(tmpd / "b", env).start()
                     try:
                         r = await run([a.url, b.url], org, args.participants, args.messages,
-                                      args.workers, not args.no_deflate)
+                                      args.workers, not args.no_deflate,
+                                      [p.proc.pid for p in (a, b) if p.proc])
                     finally:
                         a.stop()
                         b.stop()
