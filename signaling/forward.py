@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from signaling import aiortc_internals as ai
-from signaling.rtp import is_keyframe_start, rtp_header
+from signaling.rtp import is_keyframe_start, pack_header, rtp_header
 
 KeyframeAsk = Callable[[int], None]
 
@@ -61,14 +61,19 @@ class SourceTrack:
         self.ssrc = packet.ssrc
         self.packets += 1
         self.last_packet_at = time.monotonic()
-        self.cache[packet.sequence_number & self._mask] = packet
-        if self.waiting and is_keyframe_start(mime, packet.payload):
+        seq = packet.sequence_number
+        self.cache[seq & self._mask] = packet
+        payload = packet.payload
+        if self.waiting and is_keyframe_start(mime, payload):
             for out in self.waiting:
                 if out.begin(packet, mime):
                     self.active.append(out)
             self.waiting = [o for o in self.waiting if o.source is self and o not in self.active]
+        # The hot loop: everything per packet is computed once, above.
+        ts = packet.timestamp
+        b1 = 0x80 if packet.marker else 0
         for out in self.active:
-            out.send(packet, mime)
+            out.send(seq, ts, b1, payload, mime)
 
     def cached(self, seq: int) -> ai.RtpPacket | None:
         packet = self.cache[seq & self._mask]
@@ -128,7 +133,12 @@ class SourceTrack:
 
 
 class OutStream:
-    """One viewer slot (one SSRC towards one viewer)."""
+    """One viewer slot (one SSRC towards one viewer).
+
+    Continuity is kept in the source's numbering (`hi_seq`/`hi_ts`, the newest
+    source packet sent) plus this viewer's offsets, so the per-packet path is
+    two additions, one header pack and the write.
+    """
 
     def __init__(self, kind: str, label: str, position: int) -> None:
         self.kind = kind
@@ -141,18 +151,30 @@ class OutStream:
         self.source: SourceTrack | None = None
         self.seq_off = 0
         self.ts_off = 0
-        self.last_seq: int | None = None
-        self.last_ts = 0
-        self.last_sent_at = 0.0
+        self.started = False
+        self.hi_seq = 0
+        self.hi_ts = 0
+        self.ended_at = 0.0  # when the previous source last sent, for the gap on a switch
         self.packets = 0
         self.octets = 0
         self.retransmits = 0
 
+    @property
+    def last_seq(self) -> int | None:
+        return (self.hi_seq + self.seq_off) & 0xFFFF if self.started else None
+
+    @property
+    def last_ts(self) -> int:
+        return (self.hi_ts + self.ts_off) & 0xFFFFFFFF
+
     def set_source(self, source: SourceTrack | None) -> None:
         if source is self.source:
             return
-        if self.source is not None:
-            self.source.unsubscribe(self)
+        old = self.source
+        if old is not None:
+            old.unsubscribe(self)
+            if self.started:
+                self.ended_at = old.last_packet_at
         self.source = source
         if source is not None:
             source.subscribe(self)
@@ -161,29 +183,38 @@ class OutStream:
         """Start (or switch to) a source at this packet; keep the viewer's numbering continuous."""
         if self.write is None or mime not in self.pts:
             return False
-        if self.last_seq is None:
+        if not self.started:
             self.seq_off = (random.getrandbits(16) - packet.sequence_number) & 0xFFFF
             self.ts_off = (random.getrandbits(32) - packet.timestamp) & 0xFFFFFFFF
         else:
-            gap = max(1, int((time.monotonic() - self.last_sent_at) * self.clock))
-            self.seq_off = (self.last_seq + 1 - packet.sequence_number) & 0xFFFF
-            self.ts_off = (self.last_ts + gap - packet.timestamp) & 0xFFFFFFFF
+            gap = max(1, int((time.monotonic() - self.ended_at) * self.clock))
+            last_seq, last_ts = (self.hi_seq + self.seq_off), (self.hi_ts + self.ts_off)
+            self.seq_off = (last_seq + 1 - packet.sequence_number) & 0xFFFF
+            self.ts_off = (last_ts + gap - packet.timestamp) & 0xFFFFFFFF
+        # One before this packet, so that it counts as newer.
+        self.hi_seq = (packet.sequence_number - 1) & 0xFFFF
+        self.hi_ts = packet.timestamp
+        self.started = True
         return True
 
-    def send(self, packet: ai.RtpPacket, mime: str) -> None:
+    def send(self, seq: int, ts: int, b1: int, payload: bytes, mime: str) -> None:
         pt = self.pts.get(mime)
-        write = self.write
-        if pt is None or write is None:
-            return
-        seq = (packet.sequence_number + self.seq_off) & 0xFFFF
-        ts = (packet.timestamp + self.ts_off) & 0xFFFFFFFF
-        payload = packet.payload
-        write(rtp_header(packet.marker, pt, seq, ts, self.ssrc) + payload)
+        if pt is None:
+            return  # this viewer did not negotiate the codec
+        self.write(  # type: ignore[misc]  # set before the out is ever active
+            pack_header(
+                0x80,
+                b1 | pt,
+                (seq + self.seq_off) & 0xFFFF,
+                (ts + self.ts_off) & 0xFFFFFFFF,
+                self.ssrc,
+            )
+            + payload
+        )
         # Out-of-order arrivals must not move the continuity point backwards.
-        if self.last_seq is None or ((seq - self.last_seq) & 0xFFFF) < 0x8000:
-            self.last_seq = seq
-            self.last_ts = ts
-            self.last_sent_at = time.monotonic()
+        if ((seq - self.hi_seq) & 0xFFFF) < 0x8000:
+            self.hi_seq = seq
+            self.hi_ts = ts
         self.packets += 1
         self.octets += len(payload)
 
@@ -207,9 +238,9 @@ class OutStream:
             self.source.request_keyframe()
 
     def sender_report(self) -> bytes | None:
-        if self.last_seq is None:
+        if not self.started or self.source is None:
             return None
-        elapsed = time.monotonic() - self.last_sent_at
+        elapsed = max(0.0, time.monotonic() - self.source.last_packet_at)
         rtp_ts = self.last_ts + int(elapsed * self.clock)
         return ai.sender_report(self.ssrc, rtp_ts, self.packets, self.octets)
 

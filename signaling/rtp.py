@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 
 _HEADER = struct.Struct("!BBHII")
+# (0x80, marker|pt, seq, ts, ssrc) -> 12-byte header; the fan-out loop calls it directly.
+pack_header = _HEADER.pack
 
 VP8 = "video/vp8"
 H264 = "video/h264"
