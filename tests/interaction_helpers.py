@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,6 +22,7 @@ class Client:
         self.url, self.token = url, token
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list[Any]] = defaultdict(list)
+        self.times: dict[str, list[float]] = defaultdict(list)  # monotonic arrival times
         self._changed = asyncio.Event()
         for name in EVENTS:
             self.sio.on(name, self._recorder(name))
@@ -30,6 +32,7 @@ class Client:
     def _recorder(self, name: str) -> Callable[..., Any]:
         async def record(data: Any = None, *_: Any) -> None:
             self.events[name].append(data)
+            self.times[name].append(time.monotonic())
             self._changed.set()
 
         return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,22 @@ async def test_tabs_count_once_staff_not_counted_and_leave(app: Halqa) -> None:
 
 async def _count_is(app: Halqa, session: str, n: int) -> bool:
     return (await counts(app, session))["count"] == n
+
+
+async def test_count_pushes_are_coalesced(app: Halqa) -> None:
+    """However fast people arrive, a process pushes a session's count at most
+    once a second (and the last push is exact)."""
+    s = (await app.session_ids())[-2]
+    observer_token = await app.invite("moderator", s)
+    tokens = [await app.register(f"P{i}") for i in range(12)]
+    async with clients((app.url, observer_token)) as (obs,):
+        base = (await obs.join(s))["count"]
+        async with clients(*[(app.url, t) for t in tokens]) as people:
+            for p in people:
+                await p.join(s)
+            await eventually(lambda: _count_is(app, s, base + 12))
+            await obs.wait_for("presence:count", lambda d: d["count"] == base + 12)
+        stamps = obs.times["presence:count"]
+        assert len(stamps) >= 1
+        gaps = [b - a for a, b in pairwise(stamps)]
+        assert all(g >= 0.9 for g in gaps), gaps
