@@ -25,6 +25,8 @@ let current = pick();
 export const lang = () => current;
 export const dir = () => (current === "ar" ? "rtl" : "ltr");
 
+export const hasKey = (key) => key in CATALOGS.en;
+
 export function t(key, vars = {}) {
   const text = CATALOGS[current][key] ?? CATALOGS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
@@ -74,7 +76,8 @@ export function mountLanguageSwitcher(el) {
   }
 }
 
-const locale = () => ({ fr: "fr-FR", ar: "ar-MA", en: "en-GB" })[current];
+// ar-MA writes Western Arabic digits, as Moroccan print does.
+export const locale = () => ({ fr: "fr-FR", ar: "ar-MA", en: "en-GB" })[current];
 
 // The event's wall-clock time, read from the ISO string's own fields. The
 // server computed it with the event's time-zone rules; browsers' zone data can

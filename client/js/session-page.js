@@ -2,7 +2,8 @@
 // Each panel is its own module; this page only wires them to one socket.
 import { ApiError, getSession, tokenFromFragment } from "./api.js";
 import { applyDocument, countryName, formatDay, formatEventTime, mountLanguageSwitcher, pickText, t } from "./i18n.js";
-import { connect, request } from "./live.js";
+import { onJoined } from "./interaction.js";
+import { connect } from "./live.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 let session = null;
@@ -65,14 +66,15 @@ async function main() {
     }
   });
   socket.on("disconnect", () => setConnection("session.disconnected"));
-  socket.on("connect", async () => {
-    setConnection("session.connected");
-    const reply = await request(socket, "session:join", { session: sessionId });
+  socket.on("connect", () => setConnection("session.connected"));
+  // One join per connection, shared with the panels (interaction.js).
+  onJoined(socket, sessionId, (reply) => {
     if (reply?.ok) {
       me.role = reply.role ?? me.role;
       me.name = reply.name ?? me.name;
+    } else if (reply?.error === "banned") {
+      setConnection("session.refused");
     }
-    document.dispatchEvent(new CustomEvent("halqa:joined", { detail: reply }));
   });
   await Promise.all([
     mount("./watch-view.js", "mountWatch", document.getElementById("stage"), socket, sessionId, token),

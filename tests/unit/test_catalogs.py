@@ -36,6 +36,9 @@ def used_keys() -> dict[str, set[str]]:
         text = path.read_text(encoding="utf-8")
         keys = set(re.findall(r'data-i18n(?:-label|-placeholder)?="([^"]+)"', text))
         keys |= set(re.findall(r'\bt\(\s*"([a-z_]+\.[a-z0-9_.]+)"', text))
+        # The interaction views' tr("key") (from interaction-ui.js) reads "ix.key".
+        if "./interaction-ui.js" in text:
+            keys |= {f"ix.{k}" for k in re.findall(r'\btr\(\s*"([a-z_.]+)"', text)}
         if keys:
             found[path.name] = keys
     return found
