@@ -108,6 +108,10 @@ def main() -> None:
     parser.add_argument("--mode", choices=["forward", "reencode"], default="forward")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(message)s')
+    logging.getLogger('aioice').setLevel(logging.INFO)
     app: Any = forward_app() if args.mode == "forward" else reencode_app()
     print(f"READY {args.port}", flush=True)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, handle_signals=True)

@@ -12,6 +12,7 @@ tests/unit/test_signaling_internals.py fails loudly when aiortc changes.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import RtcpPacket, RtcpSenderInfo, RtcpSrPacket, RtpPacket
 
 PINNED_AIORTC = "1.16.0"
+_log = logging.getLogger("halqa.stage")
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _NTP_EPOCH = 2208988800
 
@@ -66,7 +68,13 @@ class _Tap:
         self.on_packet = on_packet
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
-        self.on_packet(packet)
+        try:
+            self.on_packet(packet)
+        except Exception:
+            # Anything raised here would end the publisher's DTLS transport
+            # (aiortc closes it on any exception): one bad viewer must never
+            # take the speaker off the air.
+            _log.exception("forwarding a packet failed")
         return False, None
 
 

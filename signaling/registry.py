@@ -136,6 +136,7 @@ class StageRegistry:
                 stage.rebind()
                 stage.changed()
             elif state in ("failed", "closed") and pub.id in stage.publishers:
+                log.warning("publisher %s on %s: connection %s", pub.id, stage.session_id, state)
                 self.spawn(self._close_publisher(stage, pub))
 
         return pub, answer
@@ -252,6 +253,7 @@ class StageRegistry:
         for stage in list(self.stages.values()):
             for pub in list(stage.publishers.values()):
                 if not pub.connected and now - pub.created_at > limit:
+                    log.warning("publisher %s never connected; closing", pub.id)
                     self.spawn(self._close_publisher(stage, pub))
             for viewer in list(stage.viewers.values()):
                 if not viewer.connected:
