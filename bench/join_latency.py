@@ -2,10 +2,11 @@
 
     python -m bench.join_latency [--joins 20]
 
-The real app runs in this process; an aiortc publisher (pre-encoded VP8,
-640x360) is live. Each join opens a fresh browser context on the watch page's
-origin with no media flags (so its ICE candidates are mDNS names and the
-server reaches it peer-reflexively), connects Socket.IO, then times
+The real app runs in this process; a Chromium speaker (fake camera, the
+studio page, so keyframe requests are honoured as in real use) is live.
+Each join opens a fresh browser context on the watch page's origin with no
+media flags (so its ICE candidates are mDNS names and the server reaches it
+peer-reflexively), connects Socket.IO, then times
 `watchStage()` -> first frame painted from the camera slot
 (requestVideoFrameCallback). Prints p50/p95 and the ICE-connected share.
 """
@@ -18,8 +19,6 @@ import os
 import statistics
 import tempfile
 from pathlib import Path
-
-from bench.stage_peers import encode_vp8, publish
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -44,6 +43,15 @@ JOIN = """async ([sessionId, token]) => {
   video.muted = true; video.autoplay = true; video.playsInline = true;
   document.body.append(video);
   const marks = {};
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...a) {
+    const pc = new Native(...a);
+    pc.addEventListener('iceconnectionstatechange', () => {
+      const now = performance.now() - t0;
+      if (pc.iceConnectionState === 'connected' && !marks.iceOnly) marks.iceOnly = now;
+    });
+    return pc;
+  };
   const t0 = performance.now();
   let mdns = null;
   const first = new Promise((resolve) => {
@@ -55,13 +63,17 @@ JOIN = """async ([sessionId, token]) => {
         video.requestVideoFrameCallback(() => resolve(performance.now()));
       },
       onState: (s) => { if (s === 'connected' && !marks.ice) marks.ice = performance.now() - t0; },
-    }).then((ctl) => {
-      window.ctl = ctl;
-      mdns = ctl.pc ? ctl.pc.localDescription.sdp.includes('.local') : null;
-    });
+    }).then((ctl) => { window.ctl = ctl; marks.answered = performance.now() - t0; });
   });
   const t1 = await first;
-  return { ms: t1 - t0, ice: marks.ice ?? null, mdns };
+  const pc = window.ctl?.pc;
+  mdns = pc ? pc.localDescription.sdp.includes('.local') : null;
+  let pair = null;
+  if (pc) (await pc.getStats()).forEach((r) => {
+    if (r.type === 'candidate-pair' && r.nominated) pair = r;
+  });
+  return { ms: t1 - t0, ice: marks.ice ?? null, mdns, answered: marks.answered ?? null,
+           iceOnly: marks.iceOnly ?? null };
 }"""
 
 
@@ -74,12 +86,17 @@ async def main() -> None:
     from tests.support import app_server
 
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
-    packets = encode_vp8()
     with tempfile.TemporaryDirectory() as tmp:
         async with app_server(Path(tmp)) as halqa, async_playwright() as pw:
             session_id = (await halqa.session_ids())[0]
             speaker = await halqa.invite("speaker", session_id)
-            pub = await publish(halqa.http, halqa.url, packets, session=session_id, token=speaker)
+            fake = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+            studio_browser = await pw.chromium.launch(executable_path=CHROMIUM, args=fake)
+            studio = await (await studio_browser.new_context()).new_page()
+            await studio.goto(f"{halqa.url}/studio/{session_id}#token={speaker}")
+            await studio.wait_for_selector("body[data-ready='1']", timeout=15000)
+            await studio.click("#golive")
+            await studio.wait_for_selector("body[data-state='connected']", timeout=15000)
             await asyncio.sleep(2)
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             results = []
@@ -90,15 +107,16 @@ async def main() -> None:
                 await page.goto(f"{halqa.url}/session/{session_id}")
                 r = await asyncio.wait_for(page.evaluate(JOIN, [session_id, token]), 30)
                 results.append(r)
+                nan = float("nan")
                 print(
-                    f"join {i + 1:2d}: first frame {r['ms']:6.0f} ms "
-                    f"(ICE+DTLS connected at {r['ice'] or float('nan'):.0f} ms, "
-                    f"mDNS candidates: {r['mdns']})",
+                    f"join {i + 1:2d}: first frame {r['ms']:6.0f} ms (answer "
+                    f"{r['answered'] or nan:.0f}, ICE {r['iceOnly'] or nan:.0f}, "
+                    f"ICE+DTLS {r['ice'] or nan:.0f} ms; mDNS candidates: {r['mdns']})",
                     flush=True,
                 )
                 await ctx.close()
             await browser.close()
-            await pub.close()
+            await studio_browser.close()
     ms = sorted(r["ms"] for r in results)
     p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
     print(

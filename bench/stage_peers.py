@@ -139,7 +139,8 @@ class Counter:
     """Per-SSRC unique sequence numbers seen at the socket."""
 
     seqs: dict[int, set[int]] = field(default_factory=dict)
-    frames: list[tuple[int, float]] = field(default_factory=list)  # (rtp ts, arrival) on marker
+    # (ssrc, rtp ts, arrival) of marker packets: the last packet of each video frame
+    frames: list[tuple[int, int, float]] = field(default_factory=list)
     record_frames: bool = False
 
     def datagram(self, data: bytes) -> bool:
@@ -147,8 +148,8 @@ class Counter:
             return False  # not RTP (STUN, DTLS, RTCP): let aiortc have it
         b1, seq, ts, ssrc = struct.unpack_from("!BHII", data, 1)
         self.seqs.setdefault(ssrc, set()).add(seq)
-        if self.record_frames and b1 & 0x80 and (b1 & 0x7F) != 111:
-            self.frames.append((ts, time.perf_counter()))
+        if self.record_frames and b1 & 0x80:
+            self.frames.append((ssrc, ts, time.perf_counter()))
         return True
 
     def total(self) -> int:
