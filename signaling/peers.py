@@ -133,6 +133,7 @@ async def open_viewer(
                     transceiver.kind, "audio" if transceiver.kind == "audio" else "camera", -1
                 )
             transceiver.direction = "sendonly"
+            ai.slim_receiver(transceiver.receiver)
             _attach(out, transceiver.sender)
             viewer.outs.append(out)
         await pc.setLocalDescription(await pc.createAnswer())

@@ -117,3 +117,13 @@ async def test_receive_buffers_can_grow() -> None:
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
     finally:
         await pc.close()
+
+
+async def test_slim_receiver() -> None:
+    pc = RTCPeerConnection()
+    try:
+        t = pc.addTransceiver("video", direction="sendonly")
+        ai.slim_receiver(t.receiver)
+        assert t.receiver._RTCRtpReceiver__remote_bitrate_estimator is None  # type: ignore[attr-defined]
+    finally:
+        await pc.close()
