@@ -210,7 +210,12 @@ def find_registry() -> Any:
     """The in-process app's stage registry (the `live_app` fixture runs in this process)."""
     import gc
 
-    for obj in gc.get_objects():
-        if isinstance(obj, web.Application) and REGISTRY in obj:
-            return obj[REGISTRY]
-    raise AssertionError("no running app with a stage registry in this process")
+    gc.collect()
+    live = [
+        obj[REGISTRY]
+        for obj in gc.get_objects()
+        if isinstance(obj, web.Application) and REGISTRY in obj and not obj[REGISTRY].closing
+    ]
+    # Apps of earlier tests are closed (their registry says so) but may linger in memory.
+    assert len(live) == 1, f"expected one running app with a stage registry, found {len(live)}"
+    return live[0]
