@@ -138,6 +138,11 @@ async def test_speaker_to_two_viewers_panel_screen_and_reload(live_app: Any, bro
     for page in pages:
         await wait_rising(page, [mid(0, "camera")], "speaker A camera")
 
+    # The studio shows how many people are watching (from stage:update).
+    await studio_a.wait_for_function(
+        "() => document.getElementById('watchers').textContent === '2'", timeout=15000
+    )
+
     # Screen share: arrives as the position's screen slot, shown large.
     await studio_a.click("#share")
     for page in pages:
