@@ -50,6 +50,10 @@ JOIN = """async ([sessionId, token]) => {
       const now = performance.now() - t0;
       if (pc.iceConnectionState === 'connected' && !marks.iceOnly) marks.iceOnly = now;
     });
+    pc.addEventListener('icecandidate', (e) => {
+      const now = performance.now() - t0;
+      if (e.candidate && !marks.cand) marks.cand = now;
+    });
     return pc;
   };
   const t0 = performance.now();
@@ -73,7 +77,7 @@ JOIN = """async ([sessionId, token]) => {
     if (r.type === 'candidate-pair' && r.nominated) pair = r;
   });
   return { ms: t1 - t0, ice: marks.ice ?? null, mdns, answered: marks.answered ?? null,
-           iceOnly: marks.iceOnly ?? null };
+           iceOnly: marks.iceOnly ?? null, cand: marks.cand ?? null };
 }"""
 
 
@@ -111,7 +115,8 @@ async def main() -> None:
                 print(
                     f"join {i + 1:2d}: first frame {r['ms']:6.0f} ms (answer "
                     f"{r['answered'] or nan:.0f}, ICE {r['iceOnly'] or nan:.0f}, "
-                    f"ICE+DTLS {r['ice'] or nan:.0f} ms; mDNS candidates: {r['mdns']})",
+                    f"ICE+DTLS {r['ice'] or nan:.0f} ms; own first candidate "
+                    f"{r['cand'] or nan:.0f} ms; mDNS: {r['mdns']})",
                     flush=True,
                 )
                 await ctx.close()

@@ -13,7 +13,7 @@ from aiortc import sdp as aiortc_sdp
 from server.errors import ApiError
 from signaling.rtp import H264, OPUS, VP8
 
-MAX_SDP_BYTES = 64 * 1024
+MAX_SDP_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ def parse_offer(sdp_text: str, *, want: str) -> list[MediaLine]:
     if not sdp_text.strip():
         raise _bad("sdp_missing", "the request body must be an SDP offer")
     if len(sdp_text) > MAX_SDP_BYTES:
-        raise _bad("sdp_too_large", "the SDP offer is larger than 64 KiB")
+        raise _bad("sdp_too_large", "the SDP offer is larger than 128 KiB")
     if not sdp_text.lstrip().startswith("v=0"):
         raise _bad("sdp_malformed", "the SDP offer must start with v=0")
     try:
