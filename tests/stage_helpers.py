@@ -206,16 +206,7 @@ def registry(app: web.Application) -> Any:
     return app[REGISTRY]
 
 
-def find_registry() -> Any:
-    """The in-process app's stage registry (the `live_app` fixture runs in this process)."""
-    import gc
-
-    gc.collect()
-    live = [
-        obj[REGISTRY]
-        for obj in gc.get_objects()
-        if isinstance(obj, web.Application) and REGISTRY in obj and not obj[REGISTRY].closing
-    ]
-    # Apps of earlier tests are closed (their registry says so) but may linger in memory.
-    assert len(live) == 1, f"expected one running app with a stage registry, found {len(live)}"
-    return live[0]
+def find_registry(halqa: Any) -> Any:
+    """The stage registry of an app running in this process (the `live_app` fixture)."""
+    assert halqa.app is not None, "find_registry needs an in-process app"
+    return halqa.app[REGISTRY]

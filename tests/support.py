@@ -91,6 +91,8 @@ class Halqa:
     organizer_token: str
     http: aiohttp.ClientSession = field(repr=False)
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The application object when the server runs in this process.
+    app: web.Application | None = field(default=None, repr=False)
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.organizer_token}"}
@@ -159,7 +161,7 @@ async def app_server(data_dir: Path, **overrides: Any) -> AsyncIterator[Halqa]:
     try:
         async with aiohttp.ClientSession() as http:
             yield Halqa(f"http://127.0.0.1:{port}", settings.organizer_token.get_secret_value(),
-                        http, dict(overrides))
+                        http, dict(overrides), app)
     finally:
         await runner.cleanup()
 

@@ -1,6 +1,9 @@
 // The speaker studio: pick devices, preview, go live over WHIP, share a screen.
 import { getSession, tokenFromFragment } from "./api.js";
+import { applyDocument, formatNumber, mountLanguageSwitcher, pickText, t } from "./i18n.js";
+import { joinSession } from "./interaction.js";
 import { connect, request } from "./live.js";
+import { mountSpeakerQuestions } from "./questions-view.js";
 import { publish } from "./stage.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +14,16 @@ let live = null; // the publish() handle
 let screenTrack = null;
 
 function say(id, text) { $(id).textContent = text ?? ""; }
+
+function showWatchers(n) {
+  $("watchers").dataset.count = String(n);
+  say("watchers", t("program.watching", { count: formatNumber(n) }));
+}
+
+const CONNECTION = ["new", "connecting", "connected", "disconnected", "failed", "closed"];
+function showConnection(state) {
+  say("conn", CONNECTION.includes(state) ? t(`studio.conn.${state}`) : "");
+}
 
 async function listDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
@@ -60,9 +73,9 @@ async function goLive() {
     });
     live.pc.addEventListener("connectionstatechange", () => {
       const s = live?.pc.connectionState;
-      say("conn", s);
+      showConnection(s);
       document.body.dataset.state = s ?? "";
-      if (s === "failed") { say("error", "Connexion perdue ; nouvel essai…"); restart(); }
+      if (s === "failed") { say("error", t("studio.lost")); restart(); }
     });
     setLive(true);
   } catch (err) {
@@ -97,7 +110,7 @@ async function share() {
   $("screen-preview").hidden = false;
   await live.shareScreen(screenTrack);
   $("share").setAttribute("aria-pressed", "true");
-  $("share").textContent = "Arrêter le partage";
+  $("share").textContent = t("studio.stop_share");
 }
 
 async function stopShare() {
@@ -107,26 +120,35 @@ async function stopShare() {
   await live?.shareScreen(null);
   $("screen-preview").hidden = true;
   $("share").setAttribute("aria-pressed", "false");
-  $("share").textContent = "Partager l'écran";
+  $("share").textContent = t("studio.share");
 }
 
 function toggle(id, kind) {
   const track = kind === "audio" ? media.getAudioTracks()[0] : media.getVideoTracks()[0];
   track.enabled = !track.enabled;
   $(id).setAttribute("aria-pressed", String(!track.enabled));
+  $(id).textContent = t(`studio.${id}${track.enabled ? "" : "_on"}`);
 }
 
 async function main() {
-  if (!token) { say("error", "Ouvrez votre lien d'invitation (il contient votre jeton)."); return; }
-  getSession(sessionId).then((s) => {
-    const title = typeof s.title === "string" ? s.title : Object.values(s.title ?? {})[0];
-    if (title) say("studio-title", `Studio — ${title}`);
-  }).catch(() => {});
+  applyDocument();
+  mountLanguageSwitcher($("languages"));
+  showWatchers(0);
+  if (!token) { say("error", t("studio.need_token")); return; }
+  let session = null;
+  const drawTitle = () => {
+    if (session) say("studio-title", `${t("studio.title")} — ${pickText(session.title)}`);
+  };
+  document.addEventListener("halqa:lang", () => {
+    drawTitle();
+    showWatchers(Number($("watchers").dataset.count));
+  });
+  getSession(sessionId).then((s) => { session = s; drawTitle(); }).catch(() => {});
   try {
     await openDevices();
     await listDevices();
   } catch (err) {
-    say("error", `Caméra/micro indisponibles : ${err.message}`);
+    say("error", t("studio.devices_failed", { error: err.message }));
     return;
   }
   $("camera").addEventListener("change", openDevices);
@@ -138,12 +160,14 @@ async function main() {
   $("camoff").addEventListener("click", () => toggle("camoff", "video"));
   // Watcher count: the stage's own updates (Socket.IO).
   const socket = connect(token);
-  socket.on("stage:update", (snap) => { if (snap.session === sessionId) say("watchers", String(snap.viewers)); });
+  socket.on("stage:update", (snap) => { if (snap.session === sessionId) showWatchers(snap.viewers); });
   socket.on("connect", async () => {
-    request(socket, "session:join", { session: sessionId });
+    joinSession(socket, sessionId);
     const reply = await request(socket, "stage:state", { session: sessionId });
-    if (reply?.ok) say("watchers", String(reply.stage.viewers));
+    if (reply?.ok) showWatchers(reply.stage.viewers);
   });
+  // The approved questions, and the one being answered now, large.
+  mountSpeakerQuestions($("questions"), socket, sessionId);
   document.body.dataset.ready = "1";
   window.halqaStudio = { get live() { return live; }, goLive, share, stop };
 }

@@ -3,9 +3,6 @@
 import { watchStage } from "./stage.js";
 import { t } from "./i18n.js";
 
-const tr = (key, fallback) => {
-  try { const s = t(key); return s && s !== key ? s : fallback; } catch { return fallback; }
-};
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -25,10 +22,10 @@ export async function mountWatch(root, socket, sessionId, token) {
   root.replaceChildren();
   const status = el("p", "stage-status");
   status.setAttribute("role", "status");
-  const unmute = el("button", "stage-unmute", tr("stage.unmute", "🔊 Activer le son"));
+  const unmute = el("button", "stage-unmute", t("stage.unmute"));
   unmute.type = "button";
   const grid = el("div", "stage-grid layout-empty");
-  const waiting = el("p", "stage-waiting", tr("stage.waiting", "La session n'a pas encore commencé."));
+  const waiting = el("p", "stage-waiting", t("stage.waiting"));
   root.append(status, unmute, grid, waiting);
 
   // One tile per position: camera video carries the audio too; screen apart.
@@ -59,7 +56,7 @@ export async function mountWatch(root, socket, sessionId, token) {
   unmute.addEventListener("click", () => {
     muted = !muted;
     for (const e of tiles.values()) { e.cam.muted = muted; play(e.cam); }
-    unmute.textContent = muted ? tr("stage.unmute", "🔊 Activer le son") : tr("stage.mute", "🔇 Couper le son");
+    unmute.textContent = muted ? t("stage.unmute") : t("stage.mute");
     unmute.classList.toggle("on", !muted);
   });
 
@@ -95,9 +92,9 @@ export async function mountWatch(root, socket, sessionId, token) {
   }
 
   const labels = {
-    new: tr("stage.connecting", "Connexion…"), connecting: tr("stage.connecting", "Connexion…"),
-    connected: "", disconnected: tr("stage.reconnecting", "Reconnexion…"),
-    reconnecting: tr("stage.reconnecting", "Reconnexion…"), failed: tr("stage.reconnecting", "Reconnexion…"),
+    new: t("stage.connecting"), connecting: t("stage.connecting"),
+    connected: "", disconnected: t("stage.reconnecting"),
+    reconnecting: t("stage.reconnecting"), failed: t("stage.reconnecting"),
   };
   const controller = await watchStage(socket, sessionId, token, {
     onSlots,
@@ -106,7 +103,7 @@ export async function mountWatch(root, socket, sessionId, token) {
     onError: (err) => {
       console.warn("stage:", err.code, err.message);
       status.textContent = err.code === "stage_full"
-        ? tr("stage.full", "La scène est pleine pour le moment ; nouvel essai dans un instant.")
+        ? t("stage.full")
         : err.message;
       root.dataset.state = "error";
     },

@@ -140,7 +140,7 @@ async def test_speaker_to_two_viewers_panel_screen_and_reload(live_app: Any, bro
 
     # The studio shows how many people are watching (from stage:update).
     await studio_a.wait_for_function(
-        "() => document.getElementById('watchers').textContent === '2'", timeout=15000
+        "() => document.getElementById('watchers').dataset.count === '2'", timeout=15000
     )
 
     # Screen share: arrives as the position's screen slot, shown large.
@@ -165,7 +165,7 @@ async def test_speaker_to_two_viewers_panel_screen_and_reload(live_app: Any, bro
         await wait_rising(page, [mid(1, "camera")], "resume after speaker reload")
 
     # Viewers leave: the server holds nothing for them.
-    reg = find_registry()
+    reg = find_registry(live_app)
     assert reg.counts()["viewers"] == 2
     started = asyncio.get_running_loop().time()
     for page in pages:
