@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.e2e.conftest import CHROMIUM_FLAGS, FAKE_MEDIA, PageErrors, chromium_path, screenshot_path
+from tests.e2e.conftest import (
+    CHROMIUM_FLAGS,
+    FAKE_MEDIA,
+    PageErrors,
+    chromium_path,
+    screenshot_path,
+)
 from tests.support import Halqa
 
 AXE = Path(__file__).resolve().parents[2] / "client" / "node_modules" / "axe-core" / "axe.min.js"
