@@ -46,7 +46,8 @@ class PageErrors:
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("requestfailed", lambda req: self.errors.append(f"failed: {req.url}"))
-        page.on("response", lambda r: r.status >= 400 and self.errors.append(f"{r.status}: {r.url}"))
+        page.on("response",
+                lambda r: r.status >= 400 and self.errors.append(f"{r.status}: {r.url}"))
 
     def _console(self, msg: ConsoleMessage) -> None:
         if msg.type == "error":
