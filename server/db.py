@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# An arbitrary constant naming halqa's migration lock in pg_advisory_xact_lock.
+MIGRATION_LOCK = 0x68616C7161
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -56,11 +58,15 @@ class Database:
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several processes starting together take turns: the lock is
+                # held until this transaction ends, so the second one finds
+                # the schema already at head.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK})
             await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "head"))
 
     async def ping(self) -> None:
-        from sqlalchemy import text
-
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 

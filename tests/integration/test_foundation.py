@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from sqlalchemy import text
 
 from tests.support import Halqa, app_server
 
@@ -249,3 +251,20 @@ async def test_plain_http_client_gets_json_errors_for_wrong_method(halqa: Halqa)
     async with aiohttp.ClientSession() as s, s.put(f"{halqa.url}/api/registrations") as r:
         assert r.status == 405
         assert (await r.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_processes_starting_together_take_turns_migrating(pg_url: str) -> None:
+    from server.db import Database
+
+    # Eight fresh "processes" migrate one empty PostgreSQL database at once.
+    dbs = [Database(pg_url.replace("postgresql://", "postgresql+asyncpg://")) for _ in range(8)]
+    try:
+        # Without the lock this deadlocks; the generous guard turns a hang into
+        # a failure rather than deciding anything by speed.
+        await asyncio.wait_for(asyncio.gather(*(db.migrate() for db in dbs)), timeout=120)
+        async with dbs[0].engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert len(version) == 1
+    finally:
+        for db in dbs:
+            await db.close()
