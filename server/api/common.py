@@ -6,6 +6,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import redis.exceptions
+import sqlalchemy.exc
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -14,6 +16,13 @@ from server.errors import ApiError, error_body
 from server.keys import LIVE, SETTINGS
 
 log = structlog.get_logger("halqa.http")
+UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    ConnectionError,
+)
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -78,6 +87,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         }.get(exc.status, "http_error")
         return web.json_response(
             error_body(code, exc.reason), status=exc.status, headers=_keep_headers(exc)
+        )
+    except UNAVAILABLE as exc:
+        # A backing service is down: say so, and when to come back; /readyz
+        # tells the load balancer the same.
+        log.warning("backend_unavailable", path=request.path, error=repr(exc))
+        return web.json_response(
+            error_body("unavailable", "a backing service is unavailable; try again shortly"),
+            status=503, headers={"Retry-After": "5"},
         )
     except Exception:
         log.exception("unhandled", path=request.path, method=request.method)

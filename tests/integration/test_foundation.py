@@ -268,3 +268,23 @@ async def test_processes_starting_together_take_turns_migrating(pg_url: str) -> 
     finally:
         for db in dbs:
             await db.close()
+
+
+async def test_redis_going_away_gives_503_not_500(tmp_path: Path) -> None:
+    from tests.support import redis_server
+
+    (tmp_path / "redis").mkdir()
+    with redis_server(tmp_path / "redis") as url:
+        async with app_server(tmp_path, redis_url=url) as h:
+            assert (await post(h, "/api/registrations", {**GOOD, "email": "a@ex.org"}))[0] == 201
+            # Stop Redis under the running app.
+            import redis.asyncio as aredis
+
+            client = aredis.Redis.from_url(url)
+            await client.shutdown(nosave=True)
+            status, body = await post(h, "/api/registrations", {**GOOD, "email": "b@ex.org"})
+            assert (status, body["error"]["code"]) == (503, "unavailable")
+            async with h.http.get(f"{h.url}/readyz") as r:
+                assert r.status == 503
+            async with h.http.get(f"{h.url}/healthz") as r:
+                assert r.status == 200
