@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import redis.exceptions
+import sqlalchemy.exc
 import structlog
 from aiohttp import web
 
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"halqa: {exc}", file=sys.stderr)
         return 2
+    except STARTUP_FAILURES as exc:
+        print(f"halqa: {_reason(exc)}", file=sys.stderr)
+        return 1
 
 
 def serve_forever(settings: Settings) -> int:
@@ -68,8 +73,31 @@ def serve_forever(settings: Settings) -> int:
         print(f"halqa is running: open {settings.base_url}/", flush=True)
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    if settings.public_url is None and settings.host in ("0.0.0.0", "::"):  # noqa: S104
+        log.warning(
+            "public_url_unset",
+            hint=f"links handed out will say {settings.base_url}; set public_url "
+            "(HALQA_PUBLIC_URL) to the address people use",
+        )
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    except STARTUP_FAILURES as exc:
+        print(f"halqa: cannot start: {_reason(exc)}", file=sys.stderr)
+        return 1
     return 0
+
+
+# What a wrong setting or a missing service looks like at start-up: reported in
+# one line, not a traceback.
+STARTUP_FAILURES = (OSError, sqlalchemy.exc.DBAPIError, redis.exceptions.RedisError)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return f"the database refused: {str(exc.orig).strip().splitlines()[0]}"
+    if isinstance(exc, redis.exceptions.RedisError):
+        return f"Redis: {exc}"
+    return str(exc)
 
 
 async def _admin(settings: Settings, args: argparse.Namespace) -> int:

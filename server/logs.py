@@ -41,5 +41,5 @@ def configure(level: str = "info", fmt: str = "console") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aioice and aiortc are chatty at INFO about every candidate pair.
-    for noisy in ("aioice", "aiortc", "engineio", "socketio"):
+    for noisy in ("aioice", "aiortc", "engineio", "socketio", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -75,3 +75,23 @@ def test_bad_settings_are_reported_not_raised(tmp_path: Path) -> None:
     out = halqa(tmp_path, "--config", str(cfg), "migrate")
     assert out.returncode == 2
     assert "port" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unreachable_database_and_busy_port_are_one_line_errors(tmp_path: Path) -> None:
+    import socket
+
+    env_db = {"HALQA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    out = subprocess.run([sys.executable, "-m", "server", "migrate"], cwd=ROOT,
+                         env={**os.environ, "HALQA_DATA_DIR": str(tmp_path), **env_db},
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("halqa: ")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "server", "serve", "--port", str(port)],
+                             cwd=ROOT, env={**os.environ, "HALQA_DATA_DIR": str(tmp_path)},
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 1
+    assert "cannot start" in out.stderr and "Traceback" not in out.stderr
