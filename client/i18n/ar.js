@@ -170,4 +170,12 @@ export default {
   "studio.conn.disconnected": "الاتصال غير مستقر…",
   "studio.conn.failed": "انقطع الاتصال",
   "studio.conn.closed": "متوقف",
+  "admin.invite_failed": "تعذّر إنشاء الدعوة: تحقّق من الدور والجلسة.",
+  "register.error.name": "أدخل اسمك (120 حرفًا على الأكثر).",
+  "register.error.email": "أدخل عنوان بريد إلكتروني صالحًا.",
+  "register.error.country": "اختر بلدك.",
+  "register.error.organisation": "200 حرف على الأكثر.",
+  "register.error.language": "اختر لغة.",
+  "register.error.consent": "موافقتك ضرورية للتسجيل.",
+  "register.error.session": "هذه الجلسة غير موجودة.",
 };

@@ -170,4 +170,12 @@ export default {
   "studio.conn.disconnected": "Connection unstable…",
   "studio.conn.failed": "Connection lost",
   "studio.conn.closed": "Stopped",
+  "admin.invite_failed": "The invite could not be created: check the role and the session.",
+  "register.error.name": "Enter your name (at most 120 characters).",
+  "register.error.email": "Enter a valid email address.",
+  "register.error.country": "Choose your country.",
+  "register.error.organisation": "At most 200 characters.",
+  "register.error.language": "Choose a language.",
+  "register.error.consent": "Your consent is needed to register.",
+  "register.error.session": "This session does not exist.",
 };

@@ -170,4 +170,12 @@ export default {
   "studio.conn.disconnected": "Connexion instable…",
   "studio.conn.failed": "Connexion perdue",
   "studio.conn.closed": "Arrêté",
+  "admin.invite_failed": "L'invitation n'a pas pu être créée : vérifiez le rôle et la session.",
+  "register.error.name": "Indiquez votre nom (120 caractères au plus).",
+  "register.error.email": "Indiquez une adresse de courriel valide.",
+  "register.error.country": "Choisissez votre pays.",
+  "register.error.organisation": "200 caractères au plus.",
+  "register.error.language": "Choisissez une langue.",
+  "register.error.consent": "Votre accord est nécessaire pour vous inscrire.",
+  "register.error.session": "Cette session n'existe pas.",
 };

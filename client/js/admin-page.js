@@ -125,12 +125,15 @@ async function refreshReport() {
   }
 }
 
+// A speaker is invited to one session; only a moderator may be event-wide.
 function fillSessions() {
   const select = document.getElementById("invite-session");
   const chosen = select.value;
-  select.replaceChildren(new Option(t("admin.whole_event"), ""),
-    ...program.sessions.map((s) => new Option(pickText(s.title), s.id)));
-  select.value = chosen;
+  const sessions = program.sessions.map((s) => new Option(pickText(s.title), s.id));
+  const wide = document.getElementById("invite-role").value === "moderator"
+    ? [new Option(t("admin.whole_event"), "")] : [];
+  select.replaceChildren(...wide, ...sessions);
+  if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
 }
 
 async function onInvite(event) {
@@ -138,13 +141,15 @@ async function onInvite(event) {
   const role = document.getElementById("invite-role").value;
   const session = document.getElementById("invite-session").value || null;
   const label = document.getElementById("invite-label").value;
+  const error = document.getElementById("invite-error");
+  error.textContent = "";
   try {
     const invite = await createInvite(token, { role, session, label });
     document.getElementById("invite-result").hidden = false;
     document.getElementById("invite-url").value = invite.url;
     await refreshInvites();
   } catch (err) {
-    alert(err instanceof ApiError ? Object.values(err.fields).join("\n") || err.message : String(err));
+    error.textContent = err instanceof ApiError ? t("admin.invite_failed") : String(err);
   }
 }
 
@@ -186,6 +191,7 @@ function main() {
     refreshLive(); refreshInvites(); refreshReport();
   });
   document.getElementById("invite-form").addEventListener("submit", onInvite);
+  document.getElementById("invite-role").addEventListener("change", () => program && fillSessions());
   document.getElementById("csv-sessions").addEventListener("click", () => saveCsv("sessions"));
   document.getElementById("csv-countries").addEventListener("click", () => saveCsv("countries"));
   document.getElementById("login").addEventListener("submit", (e) => {

@@ -1,6 +1,6 @@
 // The landing page: the event, its program, and the registration form.
 import { ApiError, defaultSession, getProgram, register, saveToken } from "./api.js";
-import { applyDocument, countryName, lang, mountLanguageSwitcher, pickText, t } from "./i18n.js";
+import { applyDocument, countryName, hasKey, lang, mountLanguageSwitcher, pickText, t } from "./i18n.js";
 import { renderProgram } from "./program-view.js";
 import { COUNTRIES } from "./countries.js";
 
@@ -34,7 +34,9 @@ function showErrors(fields) {
   for (const [name, message] of Object.entries(fields)) {
     const p = document.getElementById(`${name}-error`);
     const input = document.getElementById(name);
-    if (p) p.textContent = message;
+    // The server names the field; the words come from the catalogs.
+    const key = `register.error.${name}`;
+    if (p) p.textContent = hasKey(key) ? t(key) : message;
     if (input) {
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", `${name}-error`);

@@ -25,7 +25,7 @@ async def test_register_from_the_landing_page_and_land_on_a_session(
     await page.get_by_label("Preferred language").select_option("fr")
     # Without consent the server refuses, and says which field.
     await page.get_by_role("button", name="Register").click()
-    await expect(page.locator("#consent-error")).not_to_be_empty()
+    await expect(page.locator("#consent-error")).to_have_text("Your consent is needed to register.")
     await page.locator("#consent").check()
     await page.get_by_role("button", name="Register").click()
     link = page.locator("#access-url")
