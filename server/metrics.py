@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from server.api.common import Handler
 
@@ -39,6 +42,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch(self, prefix: str, read: Callable[[], dict[str, int]], doc: str) -> None:
+        """Expose `read()`'s figures as gauges, read at scrape time (no bookkeeping)."""
+        self.registry.register(_Snapshot(prefix, read, doc))
+
     def middleware(self) -> Middleware:
         @web.middleware
         async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -64,3 +71,12 @@ class Metrics:
         resp = web.Response(body=generate_latest(self.registry))
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp
+
+
+class _Snapshot(Collector):
+    def __init__(self, prefix: str, read: Callable[[], dict[str, int]], doc: str) -> None:
+        self.prefix, self.read, self.doc = prefix, read, doc
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, value in self.read().items():
+            yield GaugeMetricFamily(f"{self.prefix}_{name}", f"{self.doc}: {name}", value=value)

@@ -54,6 +54,12 @@ def _sio(app: web.Application) -> object | None:
     return app.get(SIO)
 
 
+def counts(app: web.Application) -> dict[str, int]:
+    """This process's stages, publishers, viewers, tasks and forwarding drops."""
+    registry = app.get(REGISTRY)
+    return registry.counts() if registry is not None else {}
+
+
 def live_sessions(app: web.Application) -> set[str]:
     """Ids of the sessions whose stage has at least one publisher live."""
     registry = app.get(REGISTRY)

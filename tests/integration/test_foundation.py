@@ -218,6 +218,7 @@ async def test_health_readiness_metrics_and_calendar(halqa: Halqa) -> None:
         text = await r.text()
     assert "halqa_registrations_total 1.0" in text
     assert 'route="/api/registrations"' in text
+    assert "halqa_stage_viewers 0.0" in text
     session = (await halqa.session_ids())[0]
     async with halqa.http.get(f"{halqa.url}/api/sessions/{session}/calendar.ics") as r:
         ics = await r.text()
