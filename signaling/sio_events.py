@@ -12,7 +12,7 @@ Client -> server (all answer through the ack):
   stage:program {session, publisher}    -> {ok, stage}   (moderators)
   failures: {ok: false, error: {code, message}}
 Server -> room f"session:{id}":
-  stage:update  <snapshot>  (see Stage.snapshot / docs/protocol-stage.md)
+  stage:update  <snapshot>  (see Stage.snapshot / docs/protocol.md, "Live stage")
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ Ack = dict[str, Any]
 
 
 def _error(code: str, message: str) -> Ack:
-    return {"ok": False, "error": {"code": code, "message": message}}
+    # The acknowledgement shape every event shares (docs/protocol.md).
+    return {"ok": False, "error": code, "message": message}
 
 
 def register(app: web.Application, sio: Any) -> None:

@@ -18,7 +18,7 @@ export const LABELS = ["audio", "camera", "screen"];
 export async function watchStage(socket, sessionId, token, handlers = {}) {
   const emit = (fn, ...args) => { try { handlers[fn]?.(...args); } catch (e) { console.warn(e); } };
   const state = await request(socket, "stage:state", { session: sessionId });
-  if (!state?.ok) throw Object.assign(new Error(state?.error?.message ?? "stage unavailable"), { code: state?.error?.code });
+  if (!state?.ok) throw Object.assign(new Error(state?.message ?? "stage unavailable"), { code: state?.error });
   const positions = state.stage.slots.positions;
   let pc = null;
   let resource = null;
