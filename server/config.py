@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from signaling.settings import MediaSettings
 
 DEFAULT_CONFIG = Path("config/halqa.toml")
-SECRET_KEYS = {("organizer_token",), ("smtp", "password")}
+SECRET_KEYS = {("organizer_token",), ("smtp", "password"), ("media", "turn_secret")}
 
 
 class SmtpSettings(BaseModel):

@@ -6,10 +6,14 @@ falls back to defaults so the stage also runs in a bare aiohttp app (tests).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class IceServer(BaseModel):
@@ -45,8 +49,26 @@ class MediaSettings(BaseModel):
     # Viewer resources one caller may hold at once (tabs, players).
     max_viewers_per_caller: int = Field(default=4, ge=1)
 
+    # TURN with time-limited credentials (coturn's use-auth-secret, the "TURN
+    # REST API"): each client gets a username "<expiry>:halqa" and its HMAC
+    # under the shared secret, so no long-lived TURN password is handed out.
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: SecretStr | None = None
+    turn_ttl_s: int = Field(default=6 * 3600, ge=60)
+
+    def client_ice_servers(self, now: float | None = None) -> list[IceServer]:
+        servers = list(self.ice_servers)
+        if self.turn_urls and self.turn_secret is not None:
+            expiry = int((time.time() if now is None else now) + self.turn_ttl_s)
+            username = f"{expiry}:halqa"
+            digest = hmac.new(self.turn_secret.get_secret_value().encode(),
+                              username.encode(), hashlib.sha1).digest()
+            servers.append(IceServer(urls=self.turn_urls, username=username,
+                                     credential=base64.b64encode(digest).decode()))
+        return servers
+
     def ice_servers_json(self) -> list[dict[str, Any]]:
-        return [s.model_dump(exclude_none=True) for s in self.ice_servers]
+        return [s.model_dump(exclude_none=True) for s in self.client_ice_servers()]
 
 
 def media_settings(app: web.Application) -> MediaSettings:

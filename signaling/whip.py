@@ -82,7 +82,7 @@ async def read_body(request: web.Request, content_type: str) -> str:
 
 def ice_links(request: web.Request) -> list[str]:
     links = []
-    for server in media_settings(request.app).ice_servers:
+    for server in media_settings(request.app).client_ice_servers():
         for url in server.urls:
             link = f'<{url}>; rel="ice-server"'
             if server.username and server.credential:
