@@ -14,6 +14,7 @@ import datetime as dt
 import io
 from collections import defaultdict
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,13 +83,15 @@ async def build(s: AsyncSession) -> dict[str, Any]:
     for pid in attended_ids:
         attended_by_country[countries_of.get(pid, "")] += 1
 
+    # Times in the event's zone, as the program shows them.
+    tz = ZoneInfo(event.timezone) if event else dt.UTC
     rows = []
     for x in sessions:
         people = {pid: merge(v) for pid, v in spans.get(x.id, {}).items()}
         seconds = sum((e - b).total_seconds() for v in people.values() for b, e in v)
         rows.append({
             "id": x.id, "kind": x.kind, "title": x.title,
-            "starts_at": x.starts_at.isoformat(),
+            "starts_at": x.starts_at.astimezone(tz).isoformat(),
             "peak_viewers": peak(people),
             "total_viewers": len(people),
             "watch_seconds": round(seconds),

@@ -68,6 +68,7 @@ async def test_report_matches_a_scripted_event(tmp_path: Path) -> None:
         assert len(rows) == 9
         row = next(x for x in rows if x["session"] == "opening-plenary")
         assert row["peak_viewers"] == "2" and row["watch_minutes"] == "80.0"
+        assert row["starts_at"] == "2026-12-09T09:00:00+01:00"
         assert row["title"].startswith("الجلسة")
         async with h.http.get(f"{h.url}/api/report/countries.csv", headers=h.auth()) as r:
             text = (await r.read()).decode("utf-8-sig")
