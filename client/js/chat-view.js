@@ -32,7 +32,7 @@ export function mountChat(element, socket, sessionId, me = {}) {
     if (moderator) {
       li.append(h("span", { class: "mod-actions" },
         h("button", { type: "button", text: tr("delete"), onclick: () => deleteChat(socket, m.id) }),
-        h("button", { type: "button", text: tr("mute"),
+        m.role === "participant" && h("button", { type: "button", text: tr("mute"),
           onclick: () => sanction(socket, sessionId, "mute", { message: m.id }) })));
     }
     return li;

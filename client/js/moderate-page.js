@@ -66,10 +66,12 @@ function chatItem(m) {
     h("span", { class: "mod-actions" },
       h("button", { type: "button", text: tr("delete"), dataset: { action: "delete" },
         onclick: async () => status(await deleteChat(socket, m.id)) }),
-      h("button", { type: "button", text: tr("mute"), dataset: { action: "mute" },
-        onclick: async () => status(await sanction(socket, scope(), "mute", target)) }),
-      h("button", { type: "button", text: tr("ban"), dataset: { action: "ban" },
-        onclick: async () => status(await sanction(socket, scope(), "ban", target)) })));
+      // Only participants can be muted or banned (the server refuses staff).
+      m.role === "participant" && [
+        h("button", { type: "button", text: tr("mute"), dataset: { action: "mute" },
+          onclick: async () => status(await sanction(socket, scope(), "mute", target)) }),
+        h("button", { type: "button", text: tr("ban"), dataset: { action: "ban" },
+          onclick: async () => status(await sanction(socket, scope(), "ban", target)) })]));
 }
 
 async function refreshPeople() {
