@@ -71,9 +71,16 @@ async def read_body(request: web.Request, content_type: str) -> str:
         raise ApiError(415, "unsupported_media_type", f"the body must be {content_type}")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "too_large", "the body is larger than 128 KiB")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", "the body is larger than 128 KiB")
+    # StreamReader.read(n) returns what has arrived so far, not n bytes: an
+    # offer split over several TCP segments must be read to its end.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(413, "too_large", "the body is larger than 128 KiB")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
