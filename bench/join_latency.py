@@ -21,18 +21,6 @@ import tempfile
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
 JOIN = """async ([sessionId, token]) => {
   const { connect, request } = await import('/js/live.js');
   const { watchStage } = await import('/js/stage.js');
@@ -87,6 +75,8 @@ async def main() -> None:
     args = parser.parse_args()
     from playwright.async_api import async_playwright
 
+    from tests.e2e.conftest import CHROMIUM_FLAGS as FLAGS
+    from tests.e2e.conftest import FAKE_MEDIA
     from tests.support import app_server
 
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
@@ -94,7 +84,7 @@ async def main() -> None:
         async with app_server(Path(tmp)) as halqa, async_playwright() as pw:
             session_id = (await halqa.session_ids())[0]
             speaker = await halqa.invite("speaker", session_id)
-            fake = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+            fake = [*FLAGS, *FAKE_MEDIA]
             studio_browser = await pw.chromium.launch(executable_path=CHROMIUM, args=fake)
             studio = await (await studio_browser.new_context()).new_page()
             await studio.goto(f"{halqa.url}/studio/{session_id}#token={speaker}")

@@ -2,6 +2,7 @@
 import {
   ApiError, createInvite, downloadCsv, getLive, getProgram, getReport, listInvites, revokeInvite,
 } from "./api.js";
+import { h as el } from "./dom.js";
 import { barChart } from "./chart.js";
 import {
   applyDocument, countryName, formatNumber, lang, mountLanguageSwitcher, pickText, t,
@@ -15,16 +16,6 @@ let token = null;
 let program = null;
 let socket = null;
 const stages = new Map();
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
 
 function titleOf(id) {
   const s = program?.sessions.find((x) => x.id === id);

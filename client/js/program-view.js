@@ -1,15 +1,6 @@
 // Draws the program by day: times in the event's zone and the viewer's own.
+import { h as el } from "./dom.js";
 import { countryName, formatDay, formatEventTime, formatTime, pickText, t } from "./i18n.js";
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
 
 export function renderProgram(container, program) {
   const localTz = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -14,28 +14,14 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import CHROMIUM_FLAGS, FAKE_MEDIA
 from tests.stage_helpers import find_registry, wait_for
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
-BASE_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--autoplay-policy=no-user-gesture-required",
-]
-SPEAKER_FLAGS = [
-    *BASE_FLAGS,
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
+BASE_FLAGS = [*CHROMIUM_FLAGS, "--autoplay-policy=no-user-gesture-required"]
+SPEAKER_FLAGS = [*BASE_FLAGS, *FAKE_MEDIA]
 
 
 def _need_chromium() -> None:
