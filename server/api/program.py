@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-import signaling
+from server import stages
 from server.api.common import json_response
 from server.errors import not_found
 from server.keys import DB, LIVE
@@ -16,7 +16,7 @@ from server.program import program_json, session_json
 
 async def get_program(request: web.Request) -> web.Response:
     async with request.app[DB].session() as s:
-        data = await program_json(s, signaling.live_sessions(request.app))
+        data = await program_json(s, await stages.live_sessions(request.app))
     # How many are watching each session now: from the shared presence, so
     # every process shows the same figure.
     counts = await request.app[LIVE].presence_counts([x["id"] for x in data["sessions"]])
@@ -33,5 +33,5 @@ async def get_session(request: web.Request) -> web.Response:
             raise not_found("session")
         event = await s.get(Event, row.event_id)
         assert event is not None
-        live = session_id in signaling.live_sessions(request.app)
+        live = session_id in await stages.live_sessions(request.app)
         return json_response(session_json(row, ZoneInfo(event.timezone), live))

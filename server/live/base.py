@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,6 +59,16 @@ class LiveState(Protocol):
 
     async def presence_conns(self, session: str, key: str) -> list[str]:
         """The live connections of one identity in a session (to remove them)."""
+
+    async def stages_set(self, node: str, sessions: Collection[str], ttl: float) -> None:
+        """Say which sessions' stages this node hosts live now (replaces its last word).
+
+        Entries expire after `ttl` seconds unless said again, so a crashed
+        node's stages stop showing as live by themselves.
+        """
+
+    async def stages_live(self) -> set[str]:
+        """Sessions live on any node."""
 
     async def ping(self) -> None:
         """Raise if the backing store is unreachable (for /readyz)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from server.live.base import Counts, Member, Presence
@@ -33,6 +33,7 @@ class _Room:
 
 class MemoryLiveState:
     def __init__(self) -> None:
+        self._stages: dict[tuple[str, str], float] = {}
         self._windows: dict[str, tuple[float, int]] = {}
         self._rooms: dict[str, _Room] = {}
 
@@ -99,6 +100,15 @@ class MemoryLiveState:
     async def presence_conns(self, session: str, key: str) -> list[str]:
         now = time.monotonic()
         return sorted(c for c, t in self._room(session).conns.get(key, {}).items() if t > now)
+
+    async def stages_set(self, node: str, sessions: Collection[str], ttl: float) -> None:
+        until = time.monotonic() + ttl
+        self._stages = {k: v for k, v in self._stages.items() if k[0] != node}
+        self._stages.update({(node, session): until for session in sessions})
+
+    async def stages_live(self) -> set[str]:
+        now = time.monotonic()
+        return {session for (_, session), until in self._stages.items() if until > now}
 
     async def ping(self) -> None:
         return None

@@ -13,7 +13,7 @@ build key names from ARGV: fine on one Redis (or a Sentinel pair), not Cluster.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -167,6 +167,27 @@ class RedisLiveState:
     async def presence_conns(self, session: str, key: str) -> list[str]:
         res = await self._conns(args=[self._p(session), key])
         return sorted(str(c) for c in res)
+
+    async def stages_set(self, node: str, sessions: Collection[str], ttl: float) -> None:
+        # One sorted set for the cluster: member "<session>|<node>", score its
+        # expiry; a node replaces its own members in one transaction.
+        key = f"{self.prefix}stages"
+        until = time.time() + ttl
+        members: list[str] = await self.redis.zrange(key, 0, -1)  # type: ignore[assignment]
+        mine = [m for m in members if m.endswith(f"|{node}")]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if mine:
+                pipe.zrem(key, *mine)
+            if sessions:
+                pipe.zadd(key, {f"{s}|{node}": until for s in sessions})
+            pipe.zremrangebyscore(key, "-inf", time.time())
+            await pipe.execute()
+
+    async def stages_live(self) -> set[str]:
+        members: list[str] = await self.redis.zrangebyscore(  # type: ignore[assignment]
+            f"{self.prefix}stages", time.time(), "+inf"
+        )
+        return {m.rsplit("|", 1)[0] for m in members}
 
     async def ping(self) -> None:
         await self.redis.ping()

@@ -96,3 +96,17 @@ async def test_many_members_refresh_in_one_call(live: LiveState) -> None:
     await live.presence_refresh(entries, 30)
     assert await live.presence_counts(["big"]) == {"big": Counts(1500, 1500)}
     assert len(await live.presence_online("big")) == 1500
+
+
+async def test_live_stages_across_nodes_expire_by_themselves(live: LiveState) -> None:
+    await live.stages_set("node-a", {"s1", "s2"}, ttl=30)
+    await live.stages_set("node-b", {"s3"}, ttl=0.3)
+    assert await live.stages_live() == {"s1", "s2", "s3"}
+    # A node's new word replaces its old one, and leaves the others alone.
+    await live.stages_set("node-a", {"s2"}, ttl=30)
+    assert await live.stages_live() == {"s2", "s3"}
+    # node-b crashed: it never speaks again, and its stage stops being live.
+    await asyncio.sleep(0.5)
+    assert await live.stages_live() == {"s2"}
+    await live.stages_set("node-a", set(), ttl=30)
+    assert await live.stages_live() == set()
