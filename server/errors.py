@@ -39,6 +39,7 @@ class ApiError(web.HTTPException):
             headers=headers,
         )
         self.code = code
+        self.message = message
 
 
 def bad_request(code: str, message: str, fields: dict[str, str] | None = None) -> ApiError:

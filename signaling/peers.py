@@ -13,6 +13,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from server.errors import ApiError
 from signaling import aiortc_internals as ai
 from signaling.forward import OutStream, SourceTrack
+from signaling.rtp import codec_usable
 from signaling.sdp import MediaLine, strip_mdns
 from signaling.settings import MediaSettings
 from signaling.stage import LABELS, Publisher, Stage, Viewer
@@ -150,9 +151,8 @@ def _attach(out: OutStream, sender: Any) -> None:
         pts: dict[str, int] = {}
         for codec in params.codecs:
             mime = codec.mimeType.lower()
-            if mime == "video/h264" and str(codec.parameters.get("packetization-mode")) != "1":
-                continue
-            pts.setdefault(mime, codec.payloadType)
+            if codec_usable(mime, codec.parameters):
+                pts.setdefault(mime, codec.payloadType)
         out.pts = pts
 
     async def on_rtcp(packet: Any) -> None:

@@ -45,6 +45,13 @@ class StageRegistry:
             self.stages[session_id] = stage
         return stage
 
+    def snapshot(self, session_id: str) -> dict[str, Any]:
+        """What clients see of a stage: an empty one when nobody is on it."""
+        stage = self.stages.get(session_id)
+        if stage is None:
+            stage = Stage(session_id, self.media.max_publishers, self.media.screen_idle_s)
+        return stage.snapshot()
+
     def _drop_if_empty(self, stage: Stage) -> None:
         if stage.empty and self.stages.get(stage.session_id) is stage:
             del self.stages[stage.session_id]

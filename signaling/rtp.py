@@ -7,6 +7,7 @@ rewritten RTP header for one viewer.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 _HEADER = struct.Struct("!BBHII")
 # (0x80, marker|pt, seq, ts, ssrc) -> 12-byte header; the fan-out loop calls it directly.
@@ -16,6 +17,11 @@ VP8 = "video/vp8"
 H264 = "video/h264"
 OPUS = "audio/opus"
 FORWARDABLE = {VP8, H264, OPUS}
+
+
+def codec_usable(mime: str, parameters: Mapping[str, object]) -> bool:
+    """H.264 is forwarded in packetization-mode 1 only (what browsers and OBS send)."""
+    return mime != H264 or str(parameters.get("packetization-mode", "0")) == "1"
 
 
 def rtp_header(marker: bool | int, payload_type: int, seq: int, ts: int, ssrc: int) -> bytes:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from aiortc import sdp as aiortc_sdp
 
 from server.errors import ApiError
-from signaling.rtp import H264, OPUS, VP8
+from signaling.rtp import FORWARDABLE, codec_usable
 
+# An 18-section offer without codec preferences is ~65 KB.
 MAX_SDP_BYTES = 128 * 1024
 
 
@@ -66,9 +67,8 @@ def parse_offer(sdp_text: str, *, want: str) -> list[MediaLine]:
         mimes: dict[int, str] = {}
         for codec in media.rtp.codecs:
             mime = codec.mimeType.lower()
-            if mime in (VP8, H264, OPUS) and codec.payloadType is not None:
-                if mime == H264 and str(codec.parameters.get("packetization-mode", "0")) != "1":
-                    continue  # single-NAL mode is not what browsers or OBS send
+            if (mime in FORWARDABLE and codec.payloadType is not None
+                    and codec_usable(mime, codec.parameters)):
                 mimes[codec.payloadType] = mime
         if not mimes:
             raise ApiError(

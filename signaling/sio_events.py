@@ -1,97 +1,60 @@
 """Socket.IO `stage:*` events: everyone follows the stage; moderators pick the program.
 
-Media negotiation is not here: the watch page's 18-section offer (20-30 KB)
+Media negotiation is not here: the watch page's 18-section offer (20-65 KB)
 is larger than a Socket.IO message may be, so it goes to
 `POST /whep/{session}?layout=stage` (signaling/whip.py). With fixed slots
 nothing needs renegotiating later: speakers joining, leaving, sharing or
 reloading only change which source feeds a slot, and `stage:update` tells
 the page how to lay the slots out.
 
-Client -> server (all answer through the ack):
-  stage:state   {session}               -> {ok, stage}
+Client -> server, through the shared handler (server/realtime/common.py):
+  stage:state   {session}               -> {ok, stage, ice_servers}
   stage:program {session, publisher}    -> {ok, stage}   (moderators)
-  failures: {ok: false, error: {code, message}}
-Server -> room f"session:{id}":
+Server -> the session's room:
   stage:update  <snapshot>  (see Stage.snapshot / docs/protocol.md, "Live stage")
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+import socketio
 from aiohttp import web
 
-from server.errors import ApiError
+from server.interaction import Refused
+from server.realtime.common import Ack, Payload, SessionId, on, session_room
 from server.roles import Principal
 from signaling.keys import REGISTRY
 
-Ack = dict[str, Any]
+
+class StateIn(Payload):
+    session: SessionId
 
 
-def _error(code: str, message: str) -> Ack:
-    # The acknowledgement shape every event shares (docs/protocol.md).
-    return {"ok": False, "error": code, "message": message}
+class ProgramIn(Payload):
+    session: SessionId
+    publisher: str | None
 
 
-def register(app: web.Application, sio: Any) -> None:
+def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     registry = app[REGISTRY]
 
     async def broadcast(snapshot: dict[str, Any]) -> None:
-        await sio.emit("stage:update", snapshot, room=f"session:{snapshot['session']}")
+        await sio.emit("stage:update", snapshot, room=session_room(snapshot["session"]))
 
     registry.listeners.append(broadcast)
 
-    async def who(sid: str) -> Principal | None:
-        try:
-            session = await sio.get_session(sid)
-        except KeyError:
-            return None
-        found = session.get("principal") if isinstance(session, dict) else None
-        return found if isinstance(found, Principal) else None
+    @on(sio, "stage:state", StateIn)
+    async def state(sid: str, principal: Principal, p: StateIn) -> Ack:
+        if not principal.can_watch(p.session):
+            raise Refused("forbidden", message="this token may not watch this session")
+        await sio.enter_room(sid, session_room(p.session))
+        return {"stage": registry.snapshot(p.session),
+                "ice_servers": registry.media.ice_servers_json()}
 
-    def handler(
-        fn: Callable[[str, Principal, str, dict[str, Any]], Awaitable[Ack]],
-    ) -> Callable[[str, Any], Awaitable[Ack]]:
-        async def wrapped(sid: str, data: Any = None) -> Ack:
-            principal = await who(sid)
-            if principal is None:
-                return _error("unauthorized", "connect with a valid token first")
-            if not isinstance(data, dict) or not isinstance(data.get("session"), str):
-                return _error("invalid", "the payload must be an object with a session id")
-            try:
-                return await fn(sid, principal, data["session"], data)
-            except ApiError as exc:
-                return _error(exc.code, _message(exc))
-
-        return wrapped
-
-    async def state(sid: str, principal: Principal, session_id: str, data: dict[str, Any]) -> Ack:
-        if not principal.can_watch(session_id):
-            return _error("forbidden", "this token may not watch this session")
-        await sio.enter_room(sid, f"session:{session_id}")
-        stage = registry.stages.get(session_id)
-        snap = stage.snapshot() if stage else registry.stage(session_id).snapshot()
-        if stage is None:
-            registry.stages.pop(session_id, None)
-        return {"ok": True, "stage": snap, "ice_servers": registry.media.ice_servers_json()}
-
-    async def program(sid: str, principal: Principal, session_id: str, data: dict[str, Any]) -> Ack:
-        if not principal.can_moderate(session_id):
-            return _error("forbidden", "only a moderator of this session chooses who is on air")
-        publisher = data.get("publisher")
-        if publisher is not None and not isinstance(publisher, str):
-            return _error("invalid", "publisher must be a publisher id or null")
-        return {"ok": True, "stage": registry.set_program(session_id, publisher).snapshot()}
-
-    sio.on("stage:state", handler(state))
-    sio.on("stage:program", handler(program))
-
-
-def _message(exc: ApiError) -> str:
-    import json
-
-    try:
-        return str(json.loads(exc.text or "{}")["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return exc.reason
+    @on(sio, "stage:program", ProgramIn)
+    async def program(sid: str, principal: Principal, p: ProgramIn) -> Ack:
+        if not principal.can_moderate(p.session):
+            raise Refused("forbidden",
+                          message="only a moderator of this session chooses who is on air")
+        return {"stage": registry.set_program(p.session, p.publisher).snapshot()}

@@ -17,6 +17,7 @@ from aiortc.sdp import candidate_from_sdp
 from server.errors import ApiError
 from server.roles import Principal
 from signaling.keys import REGISTRY, RESOLVE_TOKEN
+from signaling.sdp import MAX_SDP_BYTES
 from signaling.settings import media_settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,7 +31,6 @@ CORS = {
 }
 SDP = "application/sdp"
 FRAG = "application/trickle-ice-sdpfrag"
-MAX_BODY = 128 * 1024  # an 18-section offer without codec preferences is ~65 KB
 
 
 def cors(handler: Handler) -> Handler:
@@ -69,7 +69,7 @@ async def principal(request: web.Request) -> Principal:
 async def read_body(request: web.Request, content_type: str) -> str:
     if request.content_type != content_type:
         raise ApiError(415, "unsupported_media_type", f"the body must be {content_type}")
-    if request.content_length is not None and request.content_length > MAX_BODY:
+    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
         raise ApiError(413, "too_large", "the body is larger than 128 KiB")
     # StreamReader.read(n) returns what has arrived so far, not n bytes: an
     # offer split over several TCP segments must be read to its end.
@@ -77,7 +77,7 @@ async def read_body(request: web.Request, content_type: str) -> str:
     size = 0
     while chunk := await request.content.read(65536):
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > MAX_SDP_BYTES:
             raise ApiError(413, "too_large", "the body is larger than 128 KiB")
         chunks.append(chunk)
     raw = b"".join(chunks)

@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from server.errors import ApiError
 from server.interaction import Refused
 from server.presence import PresenceTracker, session_room
 from server.roles import Principal
@@ -68,6 +69,8 @@ def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handl
                 result = await fn(sid, session["principal"], payload)
             except Refused as r:
                 return {"ok": False, "error": r.code, **r.detail}
+            except ApiError as exc:  # domain code shared with HTTP (the stage)
+                return {"ok": False, "error": exc.code, "message": exc.message}
             except Exception:
                 log.exception("event_failed", event=event)
                 return {"ok": False, "error": "internal"}
