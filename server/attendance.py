@@ -45,21 +45,24 @@ async def touch(db: Database, ids: Sequence[int]) -> None:
                             .values(seen_at=utcnow()))
 
 
-def _merged_seconds(spans: list[tuple[dt.datetime, dt.datetime]]) -> float:
-    """Total time covered by possibly overlapping spans (two tabs count once)."""
-    total = 0.0
-    end: dt.datetime | None = None
-    start: dt.datetime | None = None
-    for a, b in sorted(spans):
-        if end is None or a > end:
-            if end is not None and start is not None:
-                total += (end - start).total_seconds()
-            start, end = a, b
-        elif b > end:
-            end = b
-    if end is not None and start is not None:
-        total += (end - start).total_seconds()
-    return total
+Span = tuple[dt.datetime, dt.datetime]
+
+
+def merge(spans: list[Span]) -> list[Span]:
+    """Overlapping or touching spans of one person become one (two tabs count once)."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def _merged_seconds(spans: list[Span]) -> float:
+    """Total time covered by possibly overlapping spans."""
+    return sum((end - start).total_seconds() for start, end in merge(spans))
 
 
 async def report(db: Database, session_id: str) -> dict[str, Any]:

@@ -19,22 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.attendance import Span, merge
 from server.models import Event, Participant, Session, SessionSpeaker, Speaker
 from server.models_interaction import Attendance, ChatMessage, Question
-
-Span = tuple[dt.datetime, dt.datetime]
-
-
-def merge(spans: list[Span]) -> list[Span]:
-    """Overlapping or touching spans of one person become one."""
-    out: list[Span] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            if end > out[-1][1]:
-                out[-1] = (out[-1][0], end)
-        else:
-            out.append((start, end))
-    return out
 
 
 def peak(per_person: dict[Any, list[Span]]) -> int:
@@ -57,11 +44,10 @@ async def build(s: AsyncSession) -> dict[str, Any]:
         (await s.execute(select(Participant.country, func.count()).group_by(Participant.country)))
         .all()
     )
-    countries_of = dict((await s.execute(select(Participant.id, Participant.country))).all())
     stays = (await s.execute(
-        select(Attendance.session_id, Attendance.participant_id, Attendance.joined_at,
-               Attendance.seen_at, Attendance.left_at)
-        .where(Attendance.participant_id.is_not(None))
+        select(Attendance.session_id, Attendance.participant_id, Participant.country,
+               Attendance.joined_at, Attendance.seen_at, Attendance.left_at)
+        .join(Participant, Participant.id == Attendance.participant_id)
     )).all()
     questions = dict((await s.execute(
         select(Question.session_id, func.count()).group_by(Question.session_id))).all())
@@ -74,14 +60,14 @@ async def build(s: AsyncSession) -> dict[str, Any]:
     )).all()
 
     spans: dict[str, dict[int, list[Span]]] = defaultdict(lambda: defaultdict(list))
-    for session_id, pid, joined, seen, left in stays:
-        assert pid is not None  # the query keeps participants only
-        end = max(left or seen, joined)
-        spans[session_id][pid].append((joined, end))
-    attended_ids = {pid for people in spans.values() for pid in people}
+    country_of: dict[int, str] = {}
+    for session_id, pid, country, joined, seen, left in stays:
+        assert pid is not None  # the join keeps participants only
+        spans[session_id][pid].append((joined, max(left or seen, joined)))
+        country_of[pid] = country
     attended_by_country: dict[str, int] = defaultdict(int)
-    for pid in attended_ids:
-        attended_by_country[countries_of.get(pid, "")] += 1
+    for country in country_of.values():
+        attended_by_country[country] += 1
 
     # Times in the event's zone, as the program shows them.
     tz = ZoneInfo(event.timezone) if event else dt.UTC
@@ -98,14 +84,14 @@ async def build(s: AsyncSession) -> dict[str, Any]:
             "questions": questions.get(x.id, 0),
             "chat_messages": messages.get(x.id, 0),
         })
-    participant_countries = {c for c, n in registered.items() if n}
+    participant_countries = set(registered)
     speaker_countries = {c for _, c in speaker_rows if c}
     return {
         "event": {"id": event.id, "name": event.name} if event else None,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
         "totals": {
             "registered": sum(registered.values()),
-            "attended": len(attended_ids),
+            "attended": len(country_of),
             "speakers": len(speaker_rows),
             "speaker_countries": len(speaker_countries),
             "participant_countries": len(participant_countries),
