@@ -16,3 +16,9 @@ export function h(tag, attrs = {}, ...children) {
   }
   return el;
 }
+
+// A page-specific stylesheet, added once by the view that needs it.
+export function ensureStylesheet(href) {
+  if (document.querySelector(`link[href="${href}"]`)) return;
+  document.head.append(h("link", { rel: "stylesheet", href }));
+}

@@ -1,14 +1,11 @@
 // What the interaction views share: the element builder, their strings (in
 // the catalogs under "ix."), and their stylesheet.
-import { h } from "./dom.js";
+import { ensureStylesheet, h } from "./dom.js";
 import { hasKey, locale, t } from "./i18n.js";
 
 export { h };
 
-export function ensureStyles() {
-  if (document.querySelector('link[href="/css/interaction.css"]')) return;
-  document.head.append(h("link", { rel: "stylesheet", href: "/css/interaction.css" }));
-}
+export const ensureStyles = () => ensureStylesheet("/css/interaction.css");
 
 // The interaction views' strings live in the catalogs under "ix.".
 export function tr(key, vars = {}) {

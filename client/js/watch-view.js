@@ -1,31 +1,19 @@
 // The stage as viewers see it: one tile per live speaker, screen shares large.
 // Draws only; the protocol is in stage.js. User text goes in via textContent.
 import { watchStage } from "./stage.js";
+import { ensureStylesheet, h } from "./dom.js";
 import { t } from "./i18n.js";
 
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text) node.textContent = text;
-  return node;
-}
-
 export async function mountWatch(root, socket, sessionId, token) {
-  if (!document.querySelector('link[href="/css/stage.css"]')) {
-    const link = el("link");
-    link.rel = "stylesheet";
-    link.href = "/css/stage.css";
-    document.head.append(link);
-  }
+  ensureStylesheet("/css/stage.css");
   root.classList.add("halqa-stage");
   root.replaceChildren();
-  const status = el("p", "stage-status");
+  const status = h("p", { class: "stage-status" });
   status.setAttribute("role", "status");
-  const unmute = el("button", "stage-unmute", t("stage.unmute"));
+  const unmute = h("button", { class: "stage-unmute" }, t("stage.unmute"));
   unmute.type = "button";
-  const grid = el("div", "stage-grid layout-empty");
-  const waiting = el("p", "stage-waiting", t("stage.waiting"));
+  const grid = h("div", { class: "stage-grid layout-empty" });
+  const waiting = h("p", { class: "stage-waiting" }, t("stage.waiting"));
   root.append(status, unmute, grid, waiting);
 
   // One tile per position: camera video carries the audio too; screen apart.
@@ -33,16 +21,16 @@ export async function mountWatch(root, socket, sessionId, token) {
   let muted = true;
   function tile(position) {
     if (tiles.has(position)) return tiles.get(position);
-    const box = el("figure", "stage-tile");
+    const box = h("figure", { class: "stage-tile" });
     box.dataset.position = String(position);
-    const cam = el("video", "stage-camera");
-    const screen = el("video", "stage-screen");
+    const cam = h("video", { class: "stage-camera" });
+    const screen = h("video", { class: "stage-screen" });
     for (const v of [cam, screen]) {
       v.autoplay = true;
       v.playsInline = true;
       v.muted = true; // browsers only autoplay muted media; unmute is one click
     }
-    const name = el("figcaption", "stage-name");
+    const name = h("figcaption", { class: "stage-name" });
     box.append(cam, name);
     const entry = { box, cam, screen, name, camStream: new MediaStream(), screenStream: new MediaStream() };
     cam.srcObject = entry.camStream;

@@ -33,8 +33,6 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     try:
         raw = await request.read()
         data = json.loads(raw)
-    except web.HTTPRequestEntityTooLarge:
-        raise
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ApiError(400, "bad_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
