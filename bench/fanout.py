@@ -16,14 +16,19 @@ import asyncio
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
 import aiohttp
 
-from bench.stage_peers import Counter, encode_vp8, light_viewer, publish
+from bench.stage_peers import (
+    Counter,
+    encode_vp8,
+    light_viewer,
+    publish,
+    spawn_stage_server,
+    wait_up,
+)
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -89,34 +94,13 @@ async def measure_window(pid: int, window: float) -> tuple[float, float]:
 
 async def run(mode: str, steps: list[int], window: float, packets: list) -> list[Row]:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            sys.executable,
-            "-m",
-            "bench.stage_server",
-            "--mode",
-            mode,
-            "--port",
-            str(port),
-        ],
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        stdout=subprocess.DEVNULL,
-        stderr=open(f"/tmp/halqa-bench-{mode}.log", "w"),  # noqa: SIM115 - lives as long as proc
-    )
+    proc = spawn_stage_server(port, "--mode", mode, log=f"/tmp/halqa-bench-{mode}.log")
     base = f"http://127.0.0.1:{port}"
     rows: list[Row] = []
     pcs = []
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
-                try:
-                    async with http.get(base + "/nothing"):
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+            await wait_up(http, base)
             sent = Sent()
             pub = await publish(http, base, packets, on_rtp=sent)
             pcs.append(pub)

@@ -25,7 +25,14 @@ import sys
 import aiohttp
 
 from bench.fanout import free_port
-from bench.stage_peers import Counter, encode_vp8, light_viewer, publish
+from bench.stage_peers import (
+    Counter,
+    encode_vp8,
+    light_viewer,
+    publish,
+    spawn_stage_server,
+    wait_up,
+)
 
 
 class FrameClock:
@@ -85,22 +92,12 @@ def delays(clock: FrameClock, counter: Counter) -> list[float]:
 
 async def run(background: int, seconds: float, packets: list) -> list[float]:
     port = free_port()
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "bench.stage_server", "--port", str(port)],
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn_stage_server(port)
     base = f"http://127.0.0.1:{port}"
     pcs = []
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
-                try:
-                    async with http.get(base + "/nothing"):
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+            await wait_up(http, base)
             clock = FrameClock()
             pcs.append(await publish(http, base, packets, on_rtp=clock))
             await asyncio.sleep(2)

@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import fractions
 import struct
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,6 +33,30 @@ from aiortc import (
 from aiortc.mediastreams import AudioStreamTrack
 
 CLOCK = 90000
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn_stage_server(port: int, *args: str, log: str | None = None) -> subprocess.Popen[bytes]:
+    """bench.stage_server pinned to core 0: every figure is per core."""
+    return subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, "-m", "bench.stage_server",
+         "--port", str(port), *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w") if log else subprocess.DEVNULL,
+    )
+
+
+async def wait_up(http: aiohttp.ClientSession, base: str) -> None:
+    """Until the server answers HTTP at all (any status)."""
+    for _ in range(100):
+        try:
+            async with http.get(base + "/nothing"):
+                return
+        except aiohttp.ClientError:
+            await asyncio.sleep(0.1)
 
 
 def encode_vp8(
