@@ -4,19 +4,30 @@ FROM node:20-bookworm-slim AS client
 WORKDIR /src/client
 COPY client/package.json client/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY client/ ./
 
-# Stage 2: the Python app. aiortc and av ship manylinux wheels; no compiler needed.
+# Stage 2: a wheel of halqa. setup.py copies the client's pages and modules,
+# socket.io-client's ES build and the demo event into it (server/bundled/),
+# so the installed package serves the site from any working directory.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY server/ server/
+COPY signaling/ signaling/
+COPY config/demo-event.toml config/
+COPY client/ client/
+COPY --from=client /src/client/node_modules/ client/node_modules/
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# Stage 3: the runtime: the wheel and its dependencies; no sources, no node.
+# aiortc and av ship manylinux wheels; no compiler needed.
 FROM python:3.11-slim-bookworm AS app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     HALQA_HOST=0.0.0.0 HALQA_DATA_DIR=/data HALQA_LOG_FORMAT=json
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir /wheels/*.whl
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY server/ server/
-COPY signaling/ signaling/
-RUN pip install --no-cache-dir .
-COPY config/ config/
-COPY --from=client /src/client/ client/
+# The commented settings file, where `halqa` looks by default (config/halqa.toml).
+COPY config/halqa.toml config/
 RUN useradd --system --home /data halqa && mkdir -p /data && chown halqa /data
 USER halqa
 VOLUME /data

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from server import assets
 from signaling.settings import MediaSettings
 
 DEFAULT_CONFIG = Path("config/halqa.toml")
@@ -66,7 +67,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None
-    event_file: Path = Path("config/demo-event.toml")
+    # The program loaded into an empty database; the demo event shipped with
+    # halqa unless set (found from the package, not the working directory).
+    event_file: Path = Field(default_factory=assets.demo_event)
     organizer_token: SecretStr | None = None
     organizer_token_file: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -1,16 +1,17 @@
-"""The browser client: static pages and ES modules from client/."""
+"""The browser client: static pages and ES modules (found by server/assets.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import structlog
 from aiohttp import web
 
+from server import assets
 from server.api.common import CSP
 
-CLIENT = Path(__file__).resolve().parent.parent.parent / "client"
-SOCKET_IO = CLIENT / "node_modules" / "socket.io-client" / "dist"
+log = structlog.get_logger("halqa")
 
 # URL → page. A page that is not in client/ yet is simply not routed.
 PAGES = {
@@ -35,11 +36,16 @@ def _page(path: Path) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
 
 
 def setup_pages(app: web.Application) -> None:
+    client, socket_io = assets.client_dir(), assets.socket_io_dir()
+    if not (client / "index.html").is_file() or not socket_io.is_dir():
+        # Said once at start-up: otherwise the only symptom is a 404 on "/".
+        log.warning("client_missing", client=str(client), socket_io=str(socket_io),
+                    hint="install halqa from a wheel, or run `npm ci` in client/")
     for url, name in PAGES.items():
-        if (CLIENT / name).exists():
-            app.router.add_get(url, _page(CLIENT / name))
+        if (client / name).exists():
+            app.router.add_get(url, _page(client / name))
     for folder in ("js", "css", "i18n", "img"):
-        if (CLIENT / folder).is_dir():
-            app.router.add_static(f"/{folder}/", CLIENT / folder)
-    if SOCKET_IO.is_dir():
-        app.router.add_static("/vendor/socket.io/", SOCKET_IO)
+        if (client / folder).is_dir():
+            app.router.add_static(f"/{folder}/", client / folder)
+    if socket_io.is_dir():
+        app.router.add_static("/vendor/socket.io/", socket_io)
