@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,9 @@ from server import assets
 from signaling.settings import MediaSettings
 
 DEFAULT_CONFIG = Path("config/halqa.toml")
+# --config for the Settings being built now (not an environment variable: that
+# would outlive the call and leak into every later Settings in the process).
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("halqa_config_file", default=None)
 SECRET_KEYS = {("organizer_token",), ("smtp", "password"), ("media", "turn_secret")}
 
 
@@ -119,11 +123,11 @@ class Settings(BaseSettings):
 
 
 class _TomlSource(PydanticBaseSettingsSource):
-    """Reads the file named by HALQA_CONFIG (set by --config) or the default."""
+    """Reads the file named by --config, else HALQA_CONFIG, else the default."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
-        path = os.environ.get("HALQA_CONFIG")
+        path = _CONFIG_FILE.get() or os.environ.get("HALQA_CONFIG")
         self.path = Path(path) if path else DEFAULT_CONFIG
         self.required = bool(path)
         self.data = self._load()
@@ -161,8 +165,7 @@ class ConfigError(Exception):
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    if config is not None:
-        os.environ["HALQA_CONFIG"] = str(config)
+    token = _CONFIG_FILE.set(config)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -171,3 +174,5 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
             where = ".".join(str(p) for p in err["loc"])
             lines.append(f"  {where}: {err['msg']}")
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None
+    finally:
+        _CONFIG_FILE.reset(token)
