@@ -20,30 +20,31 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 import signaling
-from server.roles import Principal, Role
-from signaling.keys import MEDIA, REGISTRY, RESOLVE_TOKEN
+from signaling.host import EVERY_SESSION, Caller, Host
+from signaling.keys import REGISTRY
 from signaling.settings import MediaSettings
 
 _ids = itertools.count(1)
 
 
-async def any_token(app: web.Application, token: str) -> Principal:
+async def any_token(token: str) -> Caller:
     if token.startswith("pub"):
-        return Principal(Role.organizer, None, "Bench publisher")
-    return Principal(Role.participant, next(_ids), "Bench viewer", participant_id=next(_ids))
+        every = frozenset({EVERY_SESSION})
+        return Caller("organizer", "Bench publisher", "organizer", publish_to=every,
+                      moderate=every, unlimited_viewers=True)
+    return Caller(f"p{next(_ids)}", "Bench viewer", "participant")
 
 
 def forward_app() -> web.Application:
     app = web.Application(client_max_size=1 << 20)
-    app[RESOLVE_TOKEN] = any_token
-    app[MEDIA] = MediaSettings(
+    media = MediaSettings(
         max_viewers=5000,
         max_viewers_total=5000,
         offers_per_10s=100000,
         max_viewers_per_caller=100000,
         connect_timeout_s=120,
     )
-    signaling.setup(app)
+    signaling.setup(app, Host(media, any_token))
 
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(request.app[REGISTRY].counts())

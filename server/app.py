@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> web.Application:
     report_api.setup_routes(app)
     live_api.setup_routes(app)  # interaction: /api/live, /api/attendance (server/api/live.py)
     setup_realtime(app, create_sio(settings))
-    signaling.setup(app)
+    signaling.setup(app, stages.media_host(app))
     app.cleanup_ctx.append(stages.beacon)
     metrics.watch("halqa_stage", lambda: signaling.counts(app), "live stages in this process")
     setup_pages(app)

@@ -10,6 +10,25 @@ from typing import Any
 
 from aiohttp import web
 
+from signaling.errors import (
+    BadRequest,
+    Conflict,
+    Failure,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+    invalid_fields,
+)
+
+__all__ = ["BadRequest", "Conflict", "Failure", "Forbidden", "Invalid", "NotFound",
+           "RateLimited", "TooLarge", "Unauthorized", "Unavailable", "UnsupportedMediaType",
+           "invalid_fields"]
+
 
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     err: dict[str, Any] = {"code": code, "message": message}

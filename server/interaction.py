@@ -7,17 +7,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.errors import Conflict
 from server.models import Session
 from server.roles import Principal
 
 
-class Refused(Exception):
-    """A request the rules refuse; `code` goes to the client in the error ack."""
+class Refused(Conflict):
+    """A rule of the session refuses this now (muted, closed, slow mode, ...).
 
-    def __init__(self, code: str, **detail: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.detail = detail
+    `Refused(code, **detail)`: the code and the detail reach the client in the
+    error acknowledgement (server/realtime/common.py).
+    """
 
 
 async def load_session(s: AsyncSession, session_id: str) -> Session:

@@ -1,4 +1,8 @@
-"""Which sessions are live, across every node.
+"""The app's side of the media seam, and which sessions are live across nodes.
+
+`media_host(app)` fills signaling's `Host` (signaling/host.py): the media
+settings, a token resolver that turns a grant into signaling's `Caller`, and
+the Socket.IO server (server/realtime/stage.py).
 
 Each process says every few seconds which stages it hosts with a speaker on
 air (LiveState, Redis when configured); the program reads the union, so a
@@ -17,11 +21,53 @@ import structlog
 from aiohttp import web
 
 import signaling
-from server.keys import LIVE
+from server.keys import GRANTS, LIVE, SETTINGS, SIO
+from server.roles import Principal, Role
+from signaling import EVERY_SESSION, Caller, Host
 
 log = structlog.get_logger("halqa.stages")
 BEAT_S = 2.0
 TTL_S = 6.0
+
+
+def media_caller(principal: Principal) -> Caller:
+    """What signaling needs to know of a grant: who, and where they may publish or moderate."""
+    if principal.is_organizer:
+        publish = moderate = frozenset({EVERY_SESSION})
+    else:
+        session = principal.session_id
+        # A speaker is bound to one session; a moderator to one, or (None) all.
+        publish = frozenset({session}) if principal.role is Role.speaker and session else \
+            frozenset()
+        moderate = frozenset({session or EVERY_SESSION}) if principal.role is Role.moderator \
+            else frozenset()
+    return Caller(
+        key=principal.key,
+        name=principal.name,
+        role=principal.role.value,
+        publish_to=publish,
+        moderate=moderate,
+        one_seat=principal.role is Role.speaker,
+        unlimited_viewers=principal.is_organizer,
+    )
+
+
+def media_host(app: web.Application) -> Host:
+    """signaling's Host for this app; call after setup_realtime (it needs app[SIO])."""
+    from server.realtime.stage import StageSockets
+
+    grants = app[GRANTS]
+
+    async def resolve(token: str) -> Caller | None:
+        principal = await grants.resolve(token)
+        return media_caller(principal) if principal is not None else None
+
+    sio = app.get(SIO)
+    return Host(
+        media=app[SETTINGS].media,
+        resolve_token=resolve,
+        sio=StageSockets(sio) if sio is not None else None,
+    )
 
 
 async def live_sessions(app: web.Application) -> set[str]:

@@ -1,8 +1,16 @@
 """WebRTC for halqa: WHIP/WHEP, stages, and the forwarding relay.
 
-`setup(app)` attaches the routes, the stage registry (started and stopped in
-`app.cleanup_ctx`) and, when the app has a Socket.IO server, the `stage:*`
-events. `live_sessions(app)` names the sessions with a speaker live.
+A leaf: it imports nothing from server/. The app hands it a `Host` (settings,
+a token resolver, its Socket.IO server; see signaling/host.py):
+
+    signaling.setup(app, Host(media, resolve_token, sio))
+
+attaches the routes, the stage registry (started and stopped in
+`app.cleanup_ctx`) and, when `sio` is given, the `stage:*` events.
+`live_sessions(app)` names the sessions with a speaker live.
+
+Importing this package is cheap: aiortc loads with `setup`, so the CLI and
+`server.config` never pay for it.
 """
 
 from __future__ import annotations
@@ -11,47 +19,48 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from signaling import aiortc_internals
-from signaling.keys import REGISTRY, RESOLVE_TOKEN
-from signaling.registry import StageRegistry
-from signaling.settings import MediaSettings, media_settings
+from signaling.host import EVERY_SESSION, Caller, Host, Sockets, TokenResolver
+from signaling.keys import HOST, REGISTRY
+from signaling.settings import MediaSettings
 
-__all__ = ["MediaSettings", "live_sessions", "setup"]
+__all__ = [
+    "EVERY_SESSION",
+    "Caller",
+    "Host",
+    "MediaSettings",
+    "Sockets",
+    "TokenResolver",
+    "counts",
+    "live_sessions",
+    "setup",
+]
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application, host: Host) -> None:
     """Attach WHIP/WHEP routes, the stage registry and Socket.IO stage events."""
-    # Refuse to start on an aiortc whose internals moved (see aiortc_internals).
-    aiortc_internals.check_compatible()
+    from signaling import aiortc_internals
     from signaling.whip import add_routes
 
+    # Refuse to start on an aiortc whose internals moved (see aiortc_internals).
+    aiortc_internals.check_compatible()
+    app[HOST] = host
     add_routes(app)
     app.cleanup_ctx.append(_stages)
 
 
 async def _stages(app: web.Application) -> AsyncIterator[None]:
-    registry = StageRegistry(media_settings(app))
-    app[REGISTRY] = registry
-    if RESOLVE_TOKEN not in app:
-        from server.auth import resolve_token  # type: ignore[import-not-found,unused-ignore]
+    from signaling.registry import StageRegistry
 
-        app[RESOLVE_TOKEN] = resolve_token
-    sio = _sio(app)
-    if sio is not None:
+    host = app[HOST]
+    registry = StageRegistry(host.media)
+    app[REGISTRY] = registry
+    if host.sio is not None:
         from signaling.sio_events import register
 
-        register(app, sio)
+        register(registry, host.sio)
     registry.start()
     yield
     await registry.close()
-
-
-def _sio(app: web.Application) -> object | None:
-    try:
-        from server.keys import SIO  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return app.get(SIO)
 
 
 def counts(app: web.Application) -> dict[str, int]:

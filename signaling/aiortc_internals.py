@@ -18,10 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiortc
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import sdp as aiortc_sdp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import RtcpPacket, RtcpSenderInfo, RtcpSrPacket, RtpPacket
+
+from signaling.errors import BadRequest
 
 PINNED_AIORTC = "1.16.0"
 _log = logging.getLogger("halqa.stage")
@@ -47,12 +50,40 @@ def check_compatible() -> None:
     ]
     from aiortc.rtcdtlstransport import RtpRouter
 
+    for module, name in ((aiortc_sdp.SessionDescription, "parse"),
+                         (aiortc_sdp, "candidate_from_sdp")):
+        if not callable(getattr(module, name, None)):
+            raise AiortcMismatch(f"aiortc.sdp.{name} is gone")
     for name in ("route_rtp", "mid_table", "ssrc_table"):
         if not hasattr(RtpRouter(), name):
             raise AiortcMismatch(f"RtpRouter.{name} is gone")
     for owner, name in needed:
         if not hasattr(owner, name):
             raise AiortcMismatch(f"{owner.__name__}.{name} is gone")
+
+
+def parse_sdp(text: str) -> Any:
+    """aiortc's parse of a session description (media sections, codecs, ICE, DTLS).
+
+    Raises whatever aiortc raises on garbage; the caller words the refusal.
+    """
+    return aiortc_sdp.SessionDescription.parse(text)
+
+
+async def add_trickle_candidate(pc: RTCPeerConnection, line: str) -> None:
+    """Add one `a=candidate:` line from a trickle-ICE fragment (RFC 8840).
+
+    Everything is BUNDLEd on the first transport, so the candidate belongs to
+    the first media section whatever the fragment said.
+    """
+    try:
+        candidate = aiortc_sdp.candidate_from_sdp(line.removeprefix("a=candidate:"))
+    except Exception:  # aiortc raises IndexError/ValueError on garbage
+        raise BadRequest("candidate_malformed", "a candidate line cannot be parsed") from None
+    transceivers = pc.getTransceivers()
+    candidate.sdpMid = transceivers[0].mid if transceivers else "0"
+    candidate.sdpMLineIndex = 0
+    await pc.addIceCandidate(candidate)
 
 
 class _Tap:
@@ -293,10 +324,12 @@ __all__ = [
     "RtcpPacket",
     "RtpPacket",
     "Writer",
+    "add_trickle_candidate",
     "check_compatible",
     "detach_sender",
     "enable_mid_routing",
     "grow_receive_buffers",
+    "parse_sdp",
     "rtcp_kind",
     "rtcp_writer",
     "rtp_writer",

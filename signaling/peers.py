@@ -10,8 +10,8 @@ from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from server.errors import ApiError
 from signaling import aiortc_internals as ai
+from signaling.errors import BadRequest
 from signaling.forward import OutStream, SourceTrack
 from signaling.rtp import codec_usable
 from signaling.sdp import MediaLine, strip_mdns
@@ -34,14 +34,13 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-async def _answer(pc: RTCPeerConnection, offer_text: str) -> str:
+async def _accept_offer(pc: RTCPeerConnection, offer_text: str) -> None:
     try:
         await pc.setRemoteDescription(
             RTCSessionDescription(sdp=strip_mdns(offer_text), type="offer")
         )
     except Exception as exc:  # aiortc's own checks (codecs, BUNDLE, DTLS) say why
-        raise ApiError(400, "sdp_rejected", f"the SDP offer was rejected: {exc}") from None
-    return ""
+        raise BadRequest("sdp_rejected", f"the SDP offer was rejected: {exc}") from None
 
 
 async def open_publisher(
@@ -59,15 +58,14 @@ async def open_publisher(
     audio = [line for line in lines if line.kind == "audio"]
     video = [line for line in lines if line.kind == "video"]
     if len(audio) > 1 or len(video) > 2:
-        raise ApiError(
-            400,
+        raise BadRequest(
             "too_many_tracks",
             "a publisher sends at most one audio and two video sections (camera, screen)",
         )
     pc = new_pc()
     pub = Publisher(new_id(), stage.session_id, owner, name, role, position, pc)
     try:
-        await _answer(pc, offer_text)
+        await _accept_offer(pc, offer_text)
         video_labels = iter(("camera", "screen"))
         for transceiver, line in zip(pc.getTransceivers(), lines, strict=True):
             label = "audio" if line.kind == "audio" else next(video_labels)
@@ -108,15 +106,15 @@ async def open_viewer(
         # its transceivers in exactly that order (client/js/stage.js).
         want = stage.max_publishers * len(LABELS)
         if len(lines) != want:
-            raise ApiError(400, "slots_mismatch", f"a stage viewer offer has {want} media sections")
+            raise BadRequest("slots_mismatch", f"a stage viewer offer has {want} media sections")
         for i, line in enumerate(lines):
             expected = "audio" if LABELS[i % 3] == "audio" else "video"
             if line.kind != expected:
-                raise ApiError(400, "slots_mismatch", f"media section {i} must be {expected}")
+                raise BadRequest("slots_mismatch", f"media section {i} must be {expected}")
     pc = new_pc()
     viewer = Viewer(new_id(), stage.session_id, owner, mode, pc)
     try:
-        await _answer(pc, offer_text)
+        await _accept_offer(pc, offer_text)
         have_audio = have_video = False
         for i, transceiver in enumerate(pc.getTransceivers()):
             if mode == "browser":

@@ -9,8 +9,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from server.errors import ApiError
-from server.roles import Principal
+from signaling.errors import Conflict, Forbidden, NotFound, RateLimited, Unavailable
+from signaling.host import Caller
 from signaling.peers import close_pc, open_publisher, open_viewer
 from signaling.sdp import parse_offer
 from signaling.settings import MediaSettings
@@ -28,7 +28,6 @@ class StageRegistry:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._offers: dict[str, deque[float]] = {}
         self._ticker: asyncio.Task[None] | None = None
-        self.closing = False
 
     # -- plumbing -----------------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -85,30 +84,29 @@ class StageRegistry:
         while window and now - window[0] > 10:
             window.popleft()
         if len(window) >= self.media.offers_per_10s:
-            raise ApiError(
-                429,
+            raise RateLimited(
                 "too_many_offers",
                 "too many offers from you in 10 seconds; wait and retry",
-                headers={"Retry-After": "10"},
+                retry_after=10,
             )
         window.append(now)
 
     # -- publishers ---------------------------------------------------------
     async def publish(
-        self, session_id: str, principal: Principal, offer: str
+        self, session_id: str, caller: Caller, offer: str
     ) -> tuple[Publisher, str]:
-        if not principal.can_publish(session_id):
-            raise ApiError(403, "forbidden", "this token may not publish to this session")
-        self._rate_limit(principal.key)
+        if not caller.can_publish(session_id):
+            raise Forbidden("forbidden", "this token may not publish to this session")
+        self._rate_limit(caller.key)
         lines = parse_offer(offer, want="send")
         stage = self.stage(session_id)
         replaced: Publisher | None = None
-        if principal.role == "speaker":
+        if caller.one_seat:
             # A speaker is one person: a new publish from the same token is the
             # studio reloading, so it takes over the old position at once
             # instead of waiting ~30 s for the old connection's ICE to expire.
             replaced = next(
-                (p for p in stage.publishers.values() if p.owner == principal.key), None
+                (p for p in stage.publishers.values() if p.owner == caller.key), None
             )
         if replaced is not None:
             position: int | None = replaced.position
@@ -117,16 +115,15 @@ class StageRegistry:
             position = stage.free_position()
         if position is None:
             self._drop_if_empty(stage)
-            raise ApiError(
-                409,
+            raise Conflict(
                 "too_many_speakers",
                 f"this stage already has {stage.max_publishers} speakers live",
             )
         pub, answer = await open_publisher(
             stage,
-            owner=principal.key,
-            name=principal.name,
-            role=str(principal.role),
+            owner=caller.key,
+            name=caller.name,
+            role=caller.role,
             position=position,
             offer_text=offer,
             lines=lines,
@@ -160,35 +157,32 @@ class StageRegistry:
         self._drop_if_empty(stage)
 
     # -- viewers ------------------------------------------------------------
-    def _admit(self, stage: Stage, principal: Principal) -> None:
+    def _admit(self, stage: Stage, caller: Caller) -> None:
         total = sum(len(s.viewers) for s in self.stages.values())
         if len(stage.viewers) >= self.media.max_viewers or total >= self.media.max_viewers_total:
-            raise ApiError(
-                503,
+            raise Unavailable(
                 "stage_full",
                 "this stage is serving as many viewers as it can; try again shortly",
-                headers={"Retry-After": "30"},
+                retry_after=30,
             )
-        mine = sum(1 for v in stage.viewers.values() if v.owner == principal.key)
-        if mine >= self.media.max_viewers_per_caller and not principal.is_organizer:
-            raise ApiError(
-                429,
+        mine = sum(1 for v in stage.viewers.values() if v.owner == caller.key)
+        if mine >= self.media.max_viewers_per_caller and not caller.unlimited_viewers:
+            raise RateLimited(
                 "too_many_viewers",
                 f"you already watch this session {mine} times; close a tab or player",
             )
 
     async def watch(
-        self, session_id: str, principal: Principal, offer: str, mode: str
+        self, session_id: str, caller: Caller, offer: str, mode: str
     ) -> tuple[Viewer, str]:
-        if not principal.can_watch(session_id):
-            raise ApiError(403, "forbidden", "this token may not watch this session")
-        self._rate_limit(principal.key)
+        # Every caller the host resolves may watch: registration is for the event.
+        self._rate_limit(caller.key)
         lines = parse_offer(offer, want="recv")
         stage = self.stage(session_id)
         try:
-            self._admit(stage, principal)
+            self._admit(stage, caller)
             viewer, answer = await open_viewer(
-                stage, owner=principal.key, mode=mode, offer_text=offer, lines=lines
+                stage, owner=caller.key, mode=mode, offer_text=offer, lines=lines
             )
         except BaseException:
             self._drop_if_empty(stage)
@@ -228,15 +222,15 @@ class StageRegistry:
             table = stage.publishers if kind == "publisher" else stage.viewers
         res = table.get(resource_id)
         if stage is None or res is None:
-            raise ApiError(404, "not_found", f"no such {kind} resource")
+            raise NotFound("not_found", f"no such {kind} resource")
         return stage, res
 
     async def delete(
-        self, kind: str, session_id: str, resource_id: str, principal: Principal
+        self, kind: str, session_id: str, resource_id: str, caller: Caller
     ) -> None:
         stage, res = self.find(kind, session_id, resource_id)
-        if res.owner != principal.key and not principal.can_moderate(session_id):
-            raise ApiError(403, "not_owner", "this resource belongs to someone else")
+        if res.owner != caller.key and not caller.can_moderate(session_id):
+            raise Forbidden("not_owner", "this resource belongs to someone else")
         if isinstance(res, Publisher):
             await self._close_publisher(stage, res)
         else:
@@ -245,7 +239,7 @@ class StageRegistry:
     def set_program(self, session_id: str, publisher_id: str | None) -> Stage:
         stage = self.stages.get(session_id)
         if stage is None or (publisher_id is not None and publisher_id not in stage.publishers):
-            raise ApiError(404, "not_found", "no such speaker live on this stage")
+            raise NotFound("not_found", "no such speaker live on this stage")
         stage.program_id = publisher_id
         stage.rebind()
         stage.changed()
@@ -296,7 +290,6 @@ class StageRegistry:
         self._ticker = asyncio.create_task(self._run_ticker())
 
     async def close(self) -> None:
-        self.closing = True
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)

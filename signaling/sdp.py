@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiortc import sdp as aiortc_sdp
-
-from server.errors import ApiError
+from signaling import aiortc_internals as ai
+from signaling.errors import BadRequest
 from signaling.rtp import FORWARDABLE, codec_usable
 
 # An 18-section offer without codec preferences is ~65 KB.
@@ -24,8 +23,8 @@ class MediaLine:
     mimes: dict[int, str]  # payload type -> forwardable mime
 
 
-def _bad(code: str, message: str) -> ApiError:
-    return ApiError(400, code, message)
+def _bad(code: str, message: str) -> BadRequest:
+    return BadRequest(code, message)
 
 
 def strip_mdns(sdp_text: str) -> str:
@@ -49,7 +48,7 @@ def parse_offer(sdp_text: str, *, want: str) -> list[MediaLine]:
     if not sdp_text.lstrip().startswith("v=0"):
         raise _bad("sdp_malformed", "the SDP offer must start with v=0")
     try:
-        parsed = aiortc_sdp.SessionDescription.parse(sdp_text)
+        parsed = ai.parse_sdp(sdp_text)
     except Exception as exc:  # aiortc raises assorted errors on garbage
         raise _bad("sdp_malformed", f"the SDP offer cannot be parsed: {exc}") from None
     lines: list[MediaLine] = []
@@ -71,8 +70,7 @@ def parse_offer(sdp_text: str, *, want: str) -> list[MediaLine]:
                     and codec_usable(mime, codec.parameters)):
                 mimes[codec.payloadType] = mime
         if not mimes:
-            raise ApiError(
-                400,
+            raise _bad(
                 "no_usable_codec",
                 f"the {media.kind} section offers no codec we forward "
                 "(video: VP8 or H.264 packetization-mode=1; audio: Opus)",

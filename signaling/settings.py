@@ -1,7 +1,7 @@
 """Media settings: what the live stage may carry and how it protects itself.
 
-The lead's `Settings` embeds this as `settings.media`; `media_settings(app)`
-falls back to defaults so the stage also runs in a bare aiohttp app (tests).
+halqa's `Settings` (server/config.py) embeds this as `settings.media` and hands
+it to signaling in its `Host` (signaling/host.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hmac
 import time
 from typing import Any
 
-from aiohttp import web
 from pydantic import BaseModel, Field, SecretStr
 
 
@@ -70,17 +69,3 @@ class MediaSettings(BaseModel):
     def ice_servers_json(self) -> list[dict[str, Any]]:
         return [s.model_dump(exclude_none=True) for s in self.client_ice_servers()]
 
-
-def media_settings(app: web.Application) -> MediaSettings:
-    """The app's media settings, or defaults when the app carries none."""
-    from signaling.keys import MEDIA
-
-    if MEDIA in app:
-        return app[MEDIA]
-    try:
-        from server.keys import SETTINGS  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return MediaSettings()
-    settings = app.get(SETTINGS)
-    media = getattr(settings, "media", None)
-    return media if isinstance(media, MediaSettings) else MediaSettings()

@@ -7,54 +7,55 @@ nothing needs renegotiating later: speakers joining, leaving, sharing or
 reloading only change which source feeds a slot, and `stage:update` tells
 the page how to lay the slots out.
 
-Client -> server, through the shared handler (server/realtime/common.py):
+Client -> server, through the app's shared handler (`Sockets.on`, host.py):
   stage:state   {session}               -> {ok, stage, ice_servers}
   stage:program {session, publisher}    -> {ok, stage}   (moderators)
-Server -> the session's room:
+Server -> the session's followers:
   stage:update  <snapshot>  (see Stage.snapshot / docs/protocol.md, "Live stage")
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-import socketio
-from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
-from server.interaction import Refused
-from server.realtime.common import Ack, Payload, SessionId, on, session_room
-from server.roles import Principal
-from signaling.keys import REGISTRY
+from signaling.errors import Forbidden
+from signaling.host import Ack, Caller, Sockets
+from signaling.registry import StageRegistry
+
+SessionId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class StateIn(Payload):
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class StateIn(_Payload):
     session: SessionId
 
 
-class ProgramIn(Payload):
+class ProgramIn(_Payload):
     session: SessionId
     publisher: str | None
 
 
-def register(app: web.Application, sio: socketio.AsyncServer) -> None:
-    registry = app[REGISTRY]
-
+def register(registry: StageRegistry, sio: Sockets) -> None:
     async def broadcast(snapshot: dict[str, Any]) -> None:
-        await sio.emit("stage:update", snapshot, room=session_room(snapshot["session"]))
+        await sio.broadcast("stage:update", snapshot, snapshot["session"])
 
     registry.listeners.append(broadcast)
 
-    @on(sio, "stage:state", StateIn)
-    async def state(sid: str, principal: Principal, p: StateIn) -> Ack:
-        if not principal.can_watch(p.session):
-            raise Refused("forbidden", message="this token may not watch this session")
-        await sio.enter_room(sid, session_room(p.session))
+    async def state(sid: str, caller: Caller, p: StateIn) -> Ack:
+        # Any caller the host resolved may watch (registration is for the event).
+        await sio.enter(sid, p.session)
         return {"stage": registry.snapshot(p.session),
                 "ice_servers": registry.media.ice_servers_json()}
 
-    @on(sio, "stage:program", ProgramIn)
-    async def program(sid: str, principal: Principal, p: ProgramIn) -> Ack:
-        if not principal.can_moderate(p.session):
-            raise Refused("forbidden",
-                          message="only a moderator of this session chooses who is on air")
+    async def program(sid: str, caller: Caller, p: ProgramIn) -> Ack:
+        if not caller.can_moderate(p.session):
+            raise Forbidden("forbidden", "only a moderator of this session chooses who is on air")
         return {"stage": registry.set_program(p.session, p.publisher).snapshot()}
+
+    sio.on("stage:state", StateIn, state)
+    sio.on("stage:program", ProgramIn, program)

@@ -12,13 +12,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from aiortc.sdp import candidate_from_sdp
 
-from server.errors import ApiError
-from server.roles import Principal
-from signaling.keys import REGISTRY, RESOLVE_TOKEN
+from signaling import aiortc_internals as ai
+from signaling.errors import (
+    BadRequest,
+    Failure,
+    Forbidden,
+    Invalid,
+    TooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from signaling.host import Caller
+from signaling.http_errors import failure_response
+from signaling.keys import HOST, REGISTRY
 from signaling.sdp import MAX_SDP_BYTES
-from signaling.settings import media_settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,11 +42,17 @@ FRAG = "application/trickle-ice-sdpfrag"
 
 
 def cors(handler: Handler) -> Handler:
-    """CORS headers on every answer, errors included (RFC 9725 section 4.6)."""
+    """CORS headers on every answer, errors included (RFC 9725 section 4.6).
+
+    Also this endpoint's error adapter: a `Failure` becomes the JSON error
+    answer here, so a bare media server (no halqa middleware) answers alike.
+    """
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
-            response = await handler(request)
+            response: web.StreamResponse = await handler(request)
+        except Failure as failure:
+            response = failure_response(failure)
         except web.HTTPException as exc:
             exc.headers.update(CORS)
             raise
@@ -48,29 +62,22 @@ def cors(handler: Handler) -> Handler:
     return wrapped
 
 
-async def principal(request: web.Request) -> Principal:
+async def caller(request: web.Request) -> Caller:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
-            401,
-            "unauthorized",
-            "a Bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    who = await request.app[RESOLVE_TOKEN](request.app, token.strip())
+        raise Unauthorized("unauthorized", "a Bearer token is required")
+    who = await request.app[HOST].resolve_token(token.strip())
     if who is None:
-        raise ApiError(
-            401, "unauthorized", "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise Unauthorized("unauthorized", "unknown or revoked token")
     return who
 
 
 async def read_body(request: web.Request, content_type: str) -> str:
     if request.content_type != content_type:
-        raise ApiError(415, "unsupported_media_type", f"the body must be {content_type}")
+        raise UnsupportedMediaType("unsupported_media_type", f"the body must be {content_type}")
     if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
-        raise ApiError(413, "too_large", "the body is larger than 128 KiB")
+        raise TooLarge("too_large", "the body is larger than 128 KiB")
     # StreamReader.read(n) returns what has arrived so far, not n bytes: an
     # offer split over several TCP segments must be read to its end.
     chunks: list[bytes] = []
@@ -78,23 +85,23 @@ async def read_body(request: web.Request, content_type: str) -> str:
     while chunk := await request.content.read(65536):
         size += len(chunk)
         if size > MAX_SDP_BYTES:
-            raise ApiError(413, "too_large", "the body is larger than 128 KiB")
+            raise TooLarge("too_large", "the body is larger than 128 KiB")
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(400, "sdp_malformed", "the body is not UTF-8") from None
+        raise BadRequest("sdp_malformed", "the body is not UTF-8") from None
 
 
 def ice_links(request: web.Request) -> list[str]:
     links = []
-    for server in media_settings(request.app).client_ice_servers():
-        for url in server.urls:
+    for ice in request.app[HOST].media.client_ice_servers():
+        for url in ice.urls:
             link = f'<{url}>; rel="ice-server"'
-            if server.username and server.credential:
+            if ice.username and ice.credential:
                 link += (
-                    f'; username="{server.username}"; credential="{server.credential}"'
+                    f'; username="{ice.username}"; credential="{ice.credential}"'
                     '; credential-type="password"'
                 )
             links.append(link)
@@ -114,7 +121,7 @@ def _created(request: web.Request, prefix: str, resource_id: str, answer: str) -
 
 @cors
 async def whip_post(request: web.Request) -> web.StreamResponse:
-    who = await principal(request)
+    who = await caller(request)
     offer = await read_body(request, SDP)
     pub, answer = await request.app[REGISTRY].publish(request.match_info["session_id"], who, offer)
     return _created(request, "whip", pub.id, answer)
@@ -122,7 +129,7 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
 
 @cors
 async def whep_post(request: web.Request) -> web.StreamResponse:
-    who = await principal(request)
+    who = await caller(request)
     offer = await read_body(request, SDP)
     # `?layout=stage`: the browser watch page's fixed slots (every position);
     # otherwise a plain WHEP player gets the program (one audio, one video).
@@ -139,7 +146,7 @@ def _kind(request: web.Request) -> str:
 
 @cors
 async def resource_delete(request: web.Request) -> web.StreamResponse:
-    who = await principal(request)
+    who = await caller(request)
     m = request.match_info
     await request.app[REGISTRY].delete(_kind(request), m["session_id"], m["resource_id"], who)
     return web.Response(status=200)
@@ -148,31 +155,22 @@ async def resource_delete(request: web.Request) -> web.StreamResponse:
 @cors
 async def resource_patch(request: web.Request) -> web.StreamResponse:
     """Trickle ICE: add the client's candidates to its peer connection."""
-    who = await principal(request)
+    who = await caller(request)
     m = request.match_info
     _, res = request.app[REGISTRY].find(_kind(request), m["session_id"], m["resource_id"])
     if res.owner != who.key:
-        raise ApiError(403, "not_owner", "this resource belongs to someone else")
+        raise Forbidden("not_owner", "this resource belongs to someone else")
     frag = await read_body(request, FRAG)
     if "a=ice-ufrag:" in frag:
         remote = res.pc.remoteDescription
         if remote is not None and f"a=ice-ufrag:{_ufrag(frag)}" not in remote.sdp:
             # ICE restart needs a new ICE agent; aiortc cannot swap it in place.
-            raise ApiError(
-                422, "ice_restart_unsupported", "ICE restart is not supported; POST a new offer"
+            raise Invalid(
+                "ice_restart_unsupported", "ICE restart is not supported; POST a new offer"
             )
-    transceivers = res.pc.getTransceivers()
     for line in frag.splitlines():
         if line.startswith("a=candidate:") and ".local " not in line:
-            try:
-                candidate = candidate_from_sdp(line[len("a=candidate:") :])
-            except Exception:
-                raise ApiError(
-                    400, "candidate_malformed", "a candidate line cannot be parsed"
-                ) from None
-            candidate.sdpMid = transceivers[0].mid if transceivers else "0"
-            candidate.sdpMLineIndex = 0
-            await res.pc.addIceCandidate(candidate)
+            await ai.add_trickle_candidate(res.pc, line)
     return web.Response(status=204)
 
 

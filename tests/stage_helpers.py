@@ -30,7 +30,9 @@ from aiortc.mediastreams import AudioStreamTrack
 
 import signaling
 from server.roles import Principal, Role
-from signaling.keys import MEDIA, REGISTRY, RESOLVE_TOKEN
+from server.stages import media_caller
+from signaling.host import Caller, Host
+from signaling.keys import REGISTRY
 from signaling.settings import MediaSettings
 
 VIDEO_CLOCK = 90000
@@ -178,8 +180,9 @@ for _i in range(7, 14):
     TOKENS[f"spk-{_i}"] = Principal(Role.speaker, _i, f"Speaker {_i}", session_id="s1")
 
 
-async def _resolve(app: web.Application, token: str) -> Principal | None:
-    return TOKENS.get(token)
+async def _resolve(token: str) -> Caller | None:
+    principal = TOKENS.get(token)
+    return media_caller(principal) if principal is not None else None
 
 
 @asynccontextmanager
@@ -188,9 +191,7 @@ async def engine_app(
 ) -> AsyncIterator[tuple[str, web.Application]]:
     """Only the signaling package on a free port; yields (base URL, app)."""
     app = web.Application()
-    app[RESOLVE_TOKEN] = _resolve
-    app[MEDIA] = media or MediaSettings()
-    signaling.setup(app)
+    signaling.setup(app, Host(media or MediaSettings(), _resolve))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

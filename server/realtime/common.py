@@ -1,11 +1,11 @@
 """The handler shape every interaction event shares.
 
-`on(app, sio, event, Model)` registers a handler that: refuses a connection
+`on(sio, event, Model)` registers a handler that: refuses a connection
 sending more than FLOOD_EVENTS events a second; validates the payload with a
 strict pydantic model (wrong types, unknown fields → "invalid" naming the
-fields); calls the handler with the caller's Principal; turns a `Refused` into
-its error ack and any other exception into "internal" (logged). Nothing is
-applied when the ack is an error.
+fields); calls the handler with the caller's Principal; turns a `Failure`
+(server/errors.py) into its error ack and any other exception into "internal"
+(logged). Nothing is applied when the ack is an error.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.errors import ApiError
-from server.interaction import Refused
+from server.errors import Failure
 from server.presence import PresenceTracker, session_room
 from server.roles import Principal
 
@@ -67,10 +66,8 @@ def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handl
                 return {"ok": False, "error": "invalid", "fields": fields}
             try:
                 result = await fn(sid, session["principal"], payload)
-            except Refused as r:
-                return {"ok": False, "error": r.code, **r.detail}
-            except ApiError as exc:  # domain code shared with HTTP (the stage)
-                return {"ok": False, "error": exc.code, "message": exc.message}
+            except Failure as failure:
+                return failure_ack(failure)
             except Exception:
                 log.exception("event_failed", event=event)
                 return {"ok": False, "error": "internal"}
@@ -79,6 +76,16 @@ def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handl
         sio.on(event, handler)
 
     return register
+
+
+def failure_ack(failure: Failure) -> Ack:
+    """The Socket.IO adapter's half of the error vocabulary: {ok: false, error: code, ...}."""
+    ack: Ack = {"ok": False, "error": failure.code}
+    if failure.message:
+        ack["message"] = failure.message
+    if failure.fields:
+        ack["fields"] = failure.fields
+    return {**ack, **failure.detail}
 
 
 def _flooding(session: dict[str, Any]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiortc import RTCPeerConnection
 
-from server.errors import ApiError
+from signaling.errors import BadRequest
 from signaling.sdp import parse_offer, strip_mdns
 
 
@@ -30,7 +30,7 @@ async def test_good_publisher_offer() -> None:
     [("", "sdp_missing"), ("hello", "sdp_malformed"), ("v=0\r\nm=nonsense\r\n", "sdp_malformed")],
 )
 def test_garbage(text: str, code: str) -> None:
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(BadRequest) as err:
         parse_offer(text, want="send")
     assert err.value.code == code
 
@@ -39,13 +39,13 @@ async def test_no_usable_codec() -> None:
     sdp = await offer(["video"], "sendonly")
     # Keep only H.264 packetization-mode=0 ... simplest: rename every codec to VP9.
     sdp = sdp.replace("VP8/90000", "VP9/90000").replace("H264/90000", "AV1/90000")
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(BadRequest) as err:
         parse_offer(sdp, want="send")
     assert err.value.code == "no_usable_codec"
 
 
 async def test_direction_must_match_role() -> None:
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(BadRequest) as err:
         parse_offer(await offer(["video"], "recvonly"), want="send")
     assert err.value.code == "sdp_direction"
 
