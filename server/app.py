@@ -18,10 +18,11 @@ from server.api.pages import setup_pages
 from server.config import Settings
 from server.db import Database
 from server.grants import Grants
-from server.keys import DB, GRANTS, LIVE, METRICS, SETTINGS
+from server.keys import DB, GRANTS, LIVE, METRICS, PROGRAM_CACHE, SETTINGS
 from server.live import open_live_state
 from server.metrics import Metrics
 from server.program import ProgramError, parse_program, program_is_empty, store_program
+from server.public_cache import ProgramCache
 from server.realtime import create_sio, setup_realtime
 from server.secrets_store import organizer_token
 
@@ -39,6 +40,8 @@ def create_app(settings: Settings) -> web.Application:
     db = Database(settings.database)
     app[DB] = db
     app[GRANTS] = Grants(db, organizer_token(settings))
+    pub = settings.public
+    app[PROGRAM_CACHE] = ProgramCache(pub.refresh_s, pub.max_age_s, pub.stale_s)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_live_state)
 
@@ -46,8 +49,10 @@ def create_app(settings: Settings) -> web.Application:
     r.add_get("/healthz", health.healthz)
     r.add_get("/readyz", health.readyz)
     r.add_get("/metrics", health.metrics)
-    r.add_get("/api/program", program.get_program)
-    r.add_get("/api/sessions/{id}", program.get_session)
+    # Named "public:…": answered from memory, so the per-client limit skips them
+    # (like static files; see rate_limit).
+    r.add_get("/api/program", program.get_program, name="public:program")
+    r.add_get("/api/sessions/{id}", program.get_session, name="public:session")
     r.add_get("/api/sessions/{id}/calendar.ics", calendar.session_ics)
     r.add_get("/api/program/calendar.ics", calendar.program_ics)
     r.add_post("/api/registrations", registrations.create_registration)

@@ -40,6 +40,18 @@ class LimitSettings(BaseModel):
     requests_per_minute: int = Field(3000, ge=1)
 
 
+class PublicSettings(BaseModel):
+    """Public answers served from memory (server/public_cache.py)."""
+
+    # Each process rebuilds the program from the database at most this often
+    # (0: on every request, no in-memory copy).
+    refresh_s: float = Field(1.0, ge=0, le=60)
+    # What nginx/a CDN and browsers may reuse without asking, and how long a
+    # cache may keep serving a stale copy while it revalidates in the background.
+    max_age_s: int = Field(2, ge=0, le=3600)
+    stale_s: int = Field(30, ge=0, le=86400)
+
+
 class InteractionSettings(BaseModel):
     """Chat, Q&A and presence limits (server/chat.py, server/question.py)."""
 
@@ -84,6 +96,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     media: MediaSettings = MediaSettings()
     interaction: InteractionSettings = InteractionSettings()
+    public: PublicSettings = PublicSettings()
 
     @field_validator("public_url")
     @classmethod

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from server.grants import Grants
     from server.live import LiveState
     from server.metrics import Metrics
+    from server.public_cache import ProgramCache
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
@@ -20,3 +21,4 @@ GRANTS: web.AppKey[Grants] = web.AppKey("grants")
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
 LIVE: web.AppKey[LiveState] = web.AppKey("live")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+PROGRAM_CACHE: web.AppKey[ProgramCache] = web.AppKey("program_cache")

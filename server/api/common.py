@@ -110,8 +110,13 @@ def _keep_headers(exc: web.HTTPException) -> dict[str, str]:
 @web.middleware
 async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A per-client ceiling on API, WHIP and WHEP requests: one flooding client
-    is slowed down, everyone else is served."""
-    if _is_api(request):
+    is slowed down, everyone else is served.
+
+    Answers served from memory (routes named "public:…") are exempt, like
+    static files: they cost less than the limiter's own check would (a Redis
+    round trip with several processes), and a rush of visitors behind one
+    campus address must not be refused the program."""
+    if _is_api(request) and not (request.match_info.route.name or "").startswith("public:"):
         limit = request.app[SETTINGS].limits.requests_per_minute
         if not await request.app[LIVE].hit(f"req:{client_ip(request)}", limit, 60):
             raise ApiError(429, "rate_limited", "too many requests; slow down",

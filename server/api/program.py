@@ -1,37 +1,48 @@
-"""GET /api/program and GET /api/sessions/{id}: public, no token needed."""
+"""GET /api/program and GET /api/sessions/{id}: public, no token needed.
+
+Both are answered from memory (server/public_cache.py), with validators and
+cache headers that let nginx or a CDN in front absorb a visitor rush.
+"""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from aiohttp import web
 
+import signaling
 from server import stages
-from server.api.common import json_response
 from server.errors import not_found
-from server.keys import DB, LIVE
-from server.models import Event, Session
-from server.program import program_json, session_json
+from server.keys import DB, LIVE, PROGRAM_CACHE
+from server.program import program_json
+from server.public_cache import Snapshot, respond
+
+
+async def _snapshot(request: web.Request) -> Snapshot:
+    app = request.app
+
+    async def build() -> dict[str, Any]:
+        async with app[DB].session() as s:
+            data = await program_json(s, await stages.live_sessions(app))
+        # How many are watching each session now: from the shared presence, so
+        # every process shows the same figure (within the cache's refresh).
+        counts = await app[LIVE].presence_counts([x["id"] for x in data["sessions"]])
+        for x in data["sessions"]:
+            x["viewers"] = counts[x["id"]].count
+        return data
+
+    # This process's own stages: a change here rebuilds at once.
+    return await app[PROGRAM_CACHE].get(build, frozenset(signaling.live_sessions(app)))
 
 
 async def get_program(request: web.Request) -> web.Response:
-    async with request.app[DB].session() as s:
-        data = await program_json(s, await stages.live_sessions(request.app))
-    # How many are watching each session now: from the shared presence, so
-    # every process shows the same figure.
-    counts = await request.app[LIVE].presence_counts([x["id"] for x in data["sessions"]])
-    for x in data["sessions"]:
-        x["viewers"] = counts[x["id"]].count
-    return json_response(data)
+    snap = await _snapshot(request)
+    return respond(request, snap.program, request.app[PROGRAM_CACHE].cache_control)
 
 
 async def get_session(request: web.Request) -> web.Response:
-    session_id = request.match_info["id"]
-    async with request.app[DB].session() as s:
-        row = await s.get(Session, session_id)
-        if row is None:
-            raise not_found("session")
-        event = await s.get(Event, row.event_id)
-        assert event is not None
-        live = session_id in await stages.live_sessions(request.app)
-        return json_response(session_json(row, ZoneInfo(event.timezone), live))
+    snap = await _snapshot(request)
+    entry = snap.sessions.get(request.match_info["id"])
+    if entry is None:
+        raise not_found("session")
+    return respond(request, entry, request.app[PROGRAM_CACHE].cache_control)
