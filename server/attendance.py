@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from server.db import Database
+from server.errors import not_found
 from server.interaction import iso
 from server.models import Session, utcnow
 from server.models_interaction import Attendance
@@ -69,7 +70,7 @@ async def report(db: Database, session_id: str) -> dict[str, Any]:
     async with db.session() as s:
         session = await s.get(Session, session_id)
         if session is None:
-            raise LookupError(session_id)
+            raise not_found("session")
         rows = (await s.scalars(
             select(Attendance).where(Attendance.session_id == session_id)
             .order_by(Attendance.id))).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.errors import forbidden, unauthorized
+from server.errors import Forbidden, Unauthorized
 from server.keys import GRANTS
 from server.roles import Principal
 
@@ -24,15 +24,15 @@ async def resolve_token(app: web.Application, token: str) -> Principal | None:
 async def principal_from_bearer(request: web.Request) -> Principal:
     token = bearer(request)
     if token is None:
-        raise unauthorized("send Authorization: Bearer <token>")
+        raise Unauthorized("unauthorized", "send Authorization: Bearer <token>")
     principal = await resolve_token(request.app, token)
     if principal is None:
-        raise unauthorized("unknown or revoked token")
+        raise Unauthorized("unauthorized", "unknown or revoked token")
     return principal
 
 
 async def require_organizer(request: web.Request) -> Principal:
     principal = await principal_from_bearer(request)
     if not principal.is_organizer:
-        raise forbidden("organizers only")
+        raise Forbidden("forbidden", "organizers only")
     return principal

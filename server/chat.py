@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from server.config import InteractionSettings
 from server.db import Database
+from server.errors import Forbidden, NotFound, RateLimited
 from server.interaction import Refused, check_open_for_writing, iso, load_session
 from server.live import LiveState
 from server.models import utcnow
@@ -42,7 +43,7 @@ async def send(
     # The rate limit comes first: a flood costs one counter hit per message,
     # never a database query.
     if not await live.hit(f"chat:{principal.key}", cfg.chat_rate, cfg.chat_rate_window):
-        raise Refused("rate_limited")
+        raise RateLimited("rate_limited")
     async with db.transaction() as s:
         session = await load_session(s, session_id)
         await check_can_write(s, principal, session_id)
@@ -77,9 +78,9 @@ async def delete(db: Database, principal: Principal, message_id: int) -> dict[st
     async with db.transaction() as s:
         msg = await s.get(ChatMessage, message_id)
         if msg is None:
-            raise Refused("not_found")
+            raise NotFound("not_found")
         if not principal.can_moderate(msg.session_id):
-            raise Refused("forbidden")
+            raise Forbidden("forbidden")
         if msg.deleted_at is None:
             msg.deleted_at = utcnow()
         return {"session": msg.session_id, "id": msg.id}

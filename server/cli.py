@@ -16,6 +16,7 @@ from aiohttp import web
 from server import logs
 from server.config import ConfigError, Settings, load_settings
 from server.db import Database
+from server.errors import Failure
 from server.grants import Grants
 from server.roles import Role
 
@@ -92,6 +93,11 @@ def serve_forever(settings: Settings) -> int:
 STARTUP_FAILURES = (OSError, sqlalchemy.exc.DBAPIError, redis.exceptions.RedisError)
 
 
+def _said(failure: Failure) -> str:
+    """A refusal for a terminal: what is wrong with which argument."""
+    return "; ".join(f"{k}: {v}" for k, v in failure.fields.items()) or failure.message
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         return f"the database refused: {str(exc.orig).strip().splitlines()[0]}"
@@ -129,8 +135,8 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             role = Role(args.role)
             try:
                 issued = await grants.invite(role, args.session, args.label)
-            except LookupError as exc:
-                print(f"halqa: {exc}", file=sys.stderr)
+            except Failure as exc:
+                print(f"halqa: {_said(exc)}", file=sys.stderr)
                 return 1
             where = f"session {args.session}" if args.session else "the whole event"
             print(f"{role.value} invite for {where}:")

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database
+from server.errors import invalid_fields
 from server.models import Grant, Participant, Session, utcnow
 from server.roles import Principal, Role
 
@@ -92,13 +93,13 @@ class Grants:
 
     async def invite(self, role: Role, session_id: str | None, label: str = "") -> Issued:
         if role not in (Role.speaker, Role.moderator):
-            raise ValueError("only speakers and moderators are invited")
+            raise invalid_fields({"role": "only speakers and moderators are invited"})
         async with self.db.transaction() as s:
             if session_id is None:
                 if role is Role.speaker:
-                    raise LookupError("a speaker is invited to one session")
+                    raise invalid_fields({"session": "a speaker is invited to one session"})
             elif await s.get(Session, session_id) is None:
-                raise LookupError(f"no session {session_id!r}")
+                raise invalid_fields({"session": f"no session {session_id!r}"})
             return await issue(s, role, session_id=session_id, label=label)
 
     async def revoke(self, token: str) -> int | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import Conflict
+from server.errors import Conflict, NotFound
 from server.models import Session
 from server.roles import Principal
 
@@ -23,7 +23,7 @@ class Refused(Conflict):
 async def load_session(s: AsyncSession, session_id: str) -> Session:
     row = await s.get(Session, session_id)
     if row is None:
-        raise Refused("no_session")
+        raise NotFound("no_session")
     return row
 
 

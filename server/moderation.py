@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database
+from server.errors import Forbidden, NotFound
 from server.interaction import Refused, iso, load_session, session_settings
 from server.models import Participant, utcnow
 from server.models_interaction import ChatMessage, Question, Sanction
@@ -71,9 +72,9 @@ def _check_may_moderate(principal: Principal, session_id: str | None) -> None:
         # Event-wide power: the organizer, or a moderator bound to no session.
         if not (principal.is_organizer
                 or (principal.role is Role.moderator and principal.session_id is None)):
-            raise Refused("forbidden")
+            raise Forbidden("forbidden")
     elif not principal.can_moderate(session_id):
-        raise Refused("forbidden")
+        raise Forbidden("forbidden")
 
 
 async def sanction(
@@ -119,10 +120,10 @@ async def _subject(s: Any, target: Target, session_id: str | None) -> tuple[str,
         person = await s.get(Participant, int(pid)) if target.user[:1] == "p" and pid.isdigit() \
             else None
         if person is None:
-            raise Refused("not_found")
+            raise NotFound("not_found")
         return target.user, person.name
     if row is None or (session_id is not None and row.session_id != session_id):
-        raise Refused("not_found")
+        raise NotFound("not_found")
     return row.author_key, row.author_name
 
 

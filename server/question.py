@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import InteractionSettings
 from server.db import Database
+from server.errors import Forbidden, NotFound, RateLimited
 from server.interaction import Refused, check_open_for_writing, iso, load_session
 from server.live import LiveState
 from server.models import utcnow
@@ -68,7 +69,7 @@ async def ask(
         raise Refused("too_long", max=cfg.question_max_chars)
     if not await live.hit(f"question:{principal.key}", cfg.question_rate,
                           cfg.question_rate_window):
-        raise Refused("rate_limited")
+        raise RateLimited("rate_limited")
     async with db.transaction() as s:
         session = await load_session(s, session_id)
         await check_can_write(s, principal, session_id)
@@ -91,11 +92,11 @@ async def vote(
     """Vote or unvote; the (question, voter) primary key makes a vote count once,
     whichever tab or process it comes from."""
     if not await live.hit(f"vote:{principal.key}", cfg.vote_rate, cfg.vote_rate_window):
-        raise Refused("rate_limited")
+        raise RateLimited("rate_limited")
     async with db.transaction() as s:
         q = await s.get(Question, question_id)
         if q is None or q.status not in PUBLIC:
-            raise Refused("not_found")
+            raise NotFound("not_found")
         await check_can_write(s, principal, q.session_id)
         if up:
             # INSERT … ON CONFLICT DO NOTHING: a second vote is a no-op, even when
@@ -130,9 +131,9 @@ async def moderate(
     async with db.transaction() as s:
         q = await s.get(Question, question_id)
         if q is None:
-            raise Refused("not_found")
+            raise NotFound("not_found")
         if not principal.can_moderate(q.session_id):
-            raise Refused("forbidden")
+            raise Forbidden("forbidden")
         was_public = q.status in PUBLIC
         changed: list[Question] = [q]
         if action == "approve":

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.countries import COUNTRIES
 from server.db import Database
+from server.errors import Conflict, invalid_fields
 from server.grants import issue
 from server.models import Participant, Session, utcnow
 from server.roles import Role
@@ -58,10 +59,6 @@ class Registered:
     session: str | None
 
 
-class UnknownSession(LookupError):
-    pass
-
-
 async def register(db: Database, data: RegistrationIn) -> Registered:
     """Create the participant and their token, or find the existing one.
 
@@ -71,7 +68,7 @@ async def register(db: Database, data: RegistrationIn) -> Registered:
     email = data.email.lower()
     async with db.transaction() as s:
         if data.session is not None and await s.get(Session, data.session) is None:
-            raise UnknownSession(data.session)
+            raise invalid_fields({"session": "no such session"})
         existing = await s.scalar(select(Participant).where(Participant.email == email))
         if existing is not None:
             return Registered(existing.id, None, data.session)
@@ -88,13 +85,14 @@ async def register(db: Database, data: RegistrationIn) -> Registered:
             await s.flush()
         except IntegrityError:
             # Two concurrent registrations of one address: the other one won.
-            raise DuplicateRace from None
+            raise DuplicateRace("already_registered") from None
         issued = await issue(s, Role.participant, participant_id=participant.id, label=data.name)
         return Registered(participant.id, issued.token, data.session)
 
 
-class DuplicateRace(Exception):
-    pass
+class DuplicateRace(Conflict):
+    """Two registrations of one address at once: the other one won (the handler
+    answers already_registered, as for any repeated address)."""
 
 
 async def reissue(db: Database, participant_id: int) -> tuple[str, Participant]:

@@ -12,8 +12,17 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from server.errors import ApiError, error_body
+from server.errors import (
+    BadRequest,
+    Failure,
+    Invalid,
+    RateLimited,
+    Unavailable,
+    UnsupportedMediaType,
+    invalid_fields,
+)
 from server.keys import LIVE, SETTINGS
+from signaling.http_errors import error_body, failure_response
 
 log = structlog.get_logger("halqa.http")
 UNAVAILABLE = (
@@ -29,21 +38,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 async def read_json(request: web.Request, model: type[M]) -> M:
     if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "send Content-Type: application/json")
+        raise UnsupportedMediaType("unsupported_media_type", "send Content-Type: application/json")
     try:
         raw = await request.read()
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+        raise BadRequest("bad_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "bad_json", "the body must be a JSON object")
+        raise BadRequest("bad_json", "the body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise invalid(exc) from None
 
 
-def invalid(exc: ValidationError) -> ApiError:
+def invalid(exc: ValidationError) -> Invalid:
     fields: dict[str, str] = {}
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "body"
@@ -51,7 +60,7 @@ def invalid(exc: ValidationError) -> ApiError:
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         fields.setdefault(name, msg)
-    return ApiError(422, "invalid", "some fields are invalid", fields)
+    return invalid_fields(fields)
 
 
 def client_ip(request: web.Request) -> str:
@@ -70,11 +79,15 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every API error is JSON; an unexpected exception is logged, never leaked."""
+    """Every API error is JSON; an unexpected exception is logged, never leaked.
+
+    The HTTP adapter of the error vocabulary: a `Failure` raised anywhere below
+    becomes its status and JSON body here (signaling/http_errors.py).
+    """
     try:
         return await handler(request)
-    except ApiError:
-        raise
+    except Failure as failure:
+        return failure_response(failure)
     except web.HTTPException as exc:
         if exc.status < 400 or not _is_api(request):
             raise
@@ -90,10 +103,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         # A backing service is down: say so, and when to come back; /readyz
         # tells the load balancer the same.
         log.warning("backend_unavailable", path=request.path, error=repr(exc))
-        return web.json_response(
-            error_body("unavailable", "a backing service is unavailable; try again shortly"),
-            status=503, headers={"Retry-After": "5"},
-        )
+        return failure_response(Unavailable(
+            "unavailable", "a backing service is unavailable; try again shortly", retry_after=5))
     except Exception:
         log.exception("unhandled", path=request.path, method=request.method)
         return web.json_response(error_body("internal", "internal error"), status=500)
@@ -119,8 +130,7 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     if _is_api(request) and not (request.match_info.route.name or "").startswith("public:"):
         limit = request.app[SETTINGS].limits.requests_per_minute
         if not await request.app[LIVE].hit(f"req:{client_ip(request)}", limit, 60):
-            raise ApiError(429, "rate_limited", "too many requests; slow down",
-                           headers={"Retry-After": "60"})
+            raise RateLimited("rate_limited", "too many requests; slow down", retry_after=60)
     return await handler(request)
 
 

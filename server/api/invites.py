@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.api.common import json_response, read_json
 from server.auth import require_organizer
-from server.errors import ApiError, not_found
+from server.errors import not_found
 from server.keys import GRANTS, SETTINGS, SIO
 from server.realtime import disconnect_grant
 from server.roles import Role
@@ -40,10 +40,7 @@ async def create_invite(request: web.Request) -> web.Response:
     await require_organizer(request)
     data = await read_json(request, InviteIn)
     role = Role(data.role)
-    try:
-        issued = await request.app[GRANTS].invite(role, data.session, data.label)
-    except LookupError as exc:
-        raise ApiError(422, "invalid", "some fields are invalid", {"session": str(exc)}) from None
+    issued = await request.app[GRANTS].invite(role, data.session, data.label)
     url = invite_url(request.app[SETTINGS].base_url, role, data.session, issued.token)
     return json_response(
         {"id": issued.grant_id, "role": role.value, "session": data.session,

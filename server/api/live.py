@@ -57,11 +57,7 @@ async def attendance_summary(request: web.Request) -> web.Response:
 
 async def attendance_session(request: web.Request) -> web.Response:
     await require_organizer(request)
-    try:
-        report = await attendance.report(request.app[DB], request.match_info["id"])
-    except LookupError:
-        raise not_found("session") from None
-    return web.json_response(report)
+    return web.json_response(await attendance.report(request.app[DB], request.match_info["id"]))
 
 
 def setup_routes(app: web.Application) -> None:

@@ -6,13 +6,12 @@ import structlog
 from aiohttp import web
 
 from server.api.common import client_ip, json_response, read_json
-from server.errors import ApiError
+from server.errors import Conflict, RateLimited
 from server.keys import DB, LIVE, METRICS, SETTINGS
 from server.mailer import send_access_link
 from server.registration import (
     DuplicateRace,
     RegistrationIn,
-    UnknownSession,
     access_url,
     register,
     reissue,
@@ -25,17 +24,11 @@ async def create_registration(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     limit = settings.limits.registrations_per_minute
     if not await request.app[LIVE].hit(f"register:{client_ip(request)}", limit, 60):
-        raise ApiError(
-            429, "rate_limited", "too many registrations; try again in a minute",
-            headers={"Retry-After": "60"},
-        )
+        raise RateLimited("rate_limited", "too many registrations; try again in a minute",
+                          retry_after=60)
     data = await read_json(request, RegistrationIn)
     try:
         result = await register(request.app[DB], data)
-    except UnknownSession:
-        raise ApiError(
-            422, "invalid", "some fields are invalid", {"session": "no such session"}
-        ) from None
     except DuplicateRace:
         result = None
     if result is None or result.token is None:
@@ -44,13 +37,12 @@ async def create_registration(request: web.Request) -> web.Response:
             token, who = await reissue(request.app[DB], result.participant_id)
             url = access_url(settings.base_url, token, data.session)
             mailed = await send_access_link(settings.smtp, who.email, who.name, who.language, url)
-        raise ApiError(
-            409,
+        raise Conflict(
             "already_registered",
             "this email is already registered; "
             + ("your personal link was mailed to it again" if mailed
                else "use the personal link you received, or ask the organizers"),
-            {"email": "already registered"},
+            fields={"email": "already registered"},
         )
     request.app[METRICS].registrations.inc()
     url = access_url(settings.base_url, result.token, result.session)

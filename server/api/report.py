@@ -6,7 +6,7 @@ from aiohttp import web
 
 from server import report
 from server.auth import require_organizer
-from server.errors import ApiError
+from server.errors import NotFound, invalid_fields
 from server.keys import DB
 
 
@@ -26,12 +26,12 @@ async def get_report_csv(request: web.Request) -> web.Response:
     if table == "sessions":
         lang = request.query.get("lang", "fr")
         if lang not in ("fr", "ar", "en"):
-            raise ApiError(422, "invalid", "some fields are invalid", {"lang": "fr, ar or en"})
+            raise invalid_fields({"lang": "fr, ar or en"})
         body = report.sessions_csv(data, lang)
     elif table == "countries":
         body = report.countries_csv(data)
     else:
-        raise ApiError(404, "not_found", "no such table; use sessions or countries")
+        raise NotFound("not_found", "no such table; use sessions or countries")
     # A BOM so spreadsheet programs read the Arabic and French titles as UTF-8.
     return web.Response(
         body=("\ufeff" + body).encode(),

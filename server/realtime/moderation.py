@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from sqlalchemy import select
 
 from server import moderation
-from server.interaction import Refused
+from server.errors import Forbidden
 from server.keys import DB, LIVE, SETTINGS
 from server.models import Session
 from server.moderation import SanctionChange, Target
@@ -71,7 +71,7 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     @on(sio, "moderation:online", SessionIn)
     async def online(sid: str, principal: Principal, p: SessionIn) -> Ack:
         if not principal.can_moderate(p.session):
-            raise Refused("forbidden")
+            raise Forbidden("forbidden")
         members = await app[LIVE].presence_online(p.session)
         return {"session": p.session, "online": [{"user": m.key, "name": m.name}
                                                  for m in members]}

@@ -11,6 +11,7 @@ import pytest
 from server import chat, question
 from server.config import InteractionSettings
 from server.db import Database
+from server.errors import Forbidden, NotFound, RateLimited
 from server.interaction import Refused
 from server.live import MemoryLiveState
 from server.models import Event, Participant, Session
@@ -51,11 +52,11 @@ async def test_question_lifecycle(db: Database) -> None:
     c = await question.ask(db, live, CFG, person(1), "s1", " Why? ", anonymous=True)
     q = c.question
     assert (q["status"], q["author"], q["text"], c.public) == ("pending", None, "Why?", False)
-    with pytest.raises(Refused) as e:
+    with pytest.raises(NotFound) as e:
         await question.vote(db, live, CFG, person(2), q["id"], True)
     assert e.value.code == "not_found"
     for who in (person(1), OTHER_MOD):
-        with pytest.raises(Refused) as e:
+        with pytest.raises(Forbidden) as e:
             await question.moderate(db, who, q["id"], "approve")
         assert e.value.code == "forbidden"
     [c] = await question.moderate(db, MOD, q["id"], "approve")
@@ -95,7 +96,7 @@ async def test_open_mode_and_limits(db: Database) -> None:
         assert e.value.code == code
     for _ in range(2):
         await question.ask(db, live, CFG, person(1), "s1", "again", False)
-    with pytest.raises(Refused) as e:
+    with pytest.raises(RateLimited) as e:
         await question.ask(db, live, CFG, person(1), "s1", "one too many", False)
     assert e.value.code == "rate_limited"
 
@@ -108,7 +109,7 @@ async def test_chat_sanctions_slow_mode_and_delete(db: Database) -> None:
         await chat.send(db, live, CFG, person(1), "s1", "still?")
     assert e.value.code == "muted"
     await chat.send(db, live, CFG, person(1), "s2", "elsewhere is fine")
-    with pytest.raises(Refused) as e:
+    with pytest.raises(Forbidden) as e:
         await sanction(db, MOD, None, "ban", Target(message=m["id"]))
     assert e.value.code == "forbidden"  # a session moderator has no event-wide power
     change = await sanction(db, MOD, "s1", "unmute", Target(user="p1"))
@@ -118,7 +119,7 @@ async def test_chat_sanctions_slow_mode_and_delete(db: Database) -> None:
     with pytest.raises(Refused) as e:
         await chat.send(db, live, CFG, person(1), "s1", "two")
     assert e.value.code == "slow_mode"
-    with pytest.raises(Refused) as e:
+    with pytest.raises(Forbidden) as e:
         await chat.delete(db, person(2), m["id"])
     assert e.value.code == "forbidden"
     assert (await chat.delete(db, MOD, m["id"])) == {"session": "s1", "id": m["id"]}
