@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from server.db import Database
 from server.errors import not_found
@@ -64,6 +64,18 @@ def merge(spans: list[Span]) -> list[Span]:
 def _merged_seconds(spans: list[Span]) -> float:
     """Total time covered by possibly overlapping spans."""
     return sum((end - start).total_seconds() for start, end in merge(spans))
+
+
+async def summary(db: Database) -> list[dict[str, Any]]:
+    """Every session: distinct participants who attended, and the peak viewer count."""
+    async with db.session() as s:
+        rows = (await s.execute(
+            select(Session.id, Session.peak_viewers,
+                   func.count(func.distinct(Attendance.subject_key)))
+            .outerjoin(Attendance, Attendance.session_id == Session.id)
+            .group_by(Session.id, Session.peak_viewers)
+            .order_by(Session.id))).all()
+    return [{"session": sid, "participants": n, "peak": peak} for sid, peak, n in rows]
 
 
 async def report(db: Database, session_id: str) -> dict[str, Any]:

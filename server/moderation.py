@@ -15,10 +15,12 @@ from typing import Any, Literal
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, NotFound
 from server.interaction import Refused, iso, load_session, session_settings
-from server.models import Participant, utcnow
+from server.live import LiveState
+from server.models import Participant, Session, utcnow
 from server.models_interaction import ChatMessage, Question, Sanction
 from server.roles import Principal, Role
 
@@ -144,12 +146,32 @@ async def list_sanctions(
         ]
 
 
+async def banned_connections(db: Database, live: LiveState, change: SanctionChange) -> set[str]:
+    """The connections (Socket.IO sids, from the shared presence store, so in
+    every process) a ban removes: in its session, or in every session."""
+    if change.session_id is not None:
+        sessions = [change.session_id]
+    else:
+        async with db.session() as s:
+            sessions = list(await s.scalars(select(Session.id)))
+    conns: set[str] = set()
+    for session_id in sessions:
+        conns.update(await live.presence_conns(session_id, change.subject_key))
+    return conns
+
+
 async def update_session(
     db: Database, principal: Principal, session_id: str, state: str | None,
     qa_mode: str | None, slow_mode: int | None,
+    *, max_slow_mode: int = InteractionSettings().max_slow_mode,
 ) -> dict[str, Any]:
-    """Open or close a session, switch Q&A mode, set slow mode; returns the settings."""
+    """Open or close a session, switch Q&A mode, set slow mode; returns the settings.
+
+    A slow mode longer than `max_slow_mode` (settings.interaction) is cut to it.
+    """
     _check_may_moderate(principal, session_id)
+    if slow_mode is not None:
+        slow_mode = min(slow_mode, max_slow_mode)
     async with db.transaction() as s:
         row = await load_session(s, session_id)
         if state is not None:

@@ -1,12 +1,12 @@
-"""Presence: who is in which session, and the viewer counts pushed to clients.
+"""Presence: who is in which session, and the viewer counts shown to clients.
 
 The shared truth is in LiveState (Redis across processes). This per-process
 tracker remembers which of *its* connections joined which session, so it can
 (1) refresh all of them in one LiveState call per heartbeat, (2) leave them on
-disconnect, and (3) push `presence:count` to its own clients at most once a
-second per session, only when the number changed. Each process pushes to its
-own clients only (ignore_queue), so a count is never sent twice, and every
-process re-reads the shared count, so all processes agree within a tick.
+disconnect, and (3) report each session's counts through `on_counts` at most
+once a second, only when they changed. The realtime layer supplies
+`on_counts` (it pushes `presence:count` to this process's own clients), and
+every process re-reads the shared count, so all processes agree within a tick.
 
 Viewers are participants: staff (speakers, moderators, organizers) join the
 session's rooms but are not counted.
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import socketio
 import structlog
 from sqlalchemy import update
 
@@ -34,10 +34,8 @@ from server.roles import Principal, Role
 
 log = structlog.get_logger("halqa.presence")
 COUNT_INTERVAL = 1.0
-
-
-def session_room(session_id: str) -> str:
-    return f"session:{session_id}"
+# (session id, its counts): called when a session's counts changed.
+CountsListener = Callable[[str, Counts], Awaitable[None]]
 
 
 @dataclass
@@ -48,9 +46,9 @@ class Stay:
 
 
 class PresenceTracker:
-    def __init__(self, live: LiveState, db: Database, sio: socketio.AsyncServer,
+    def __init__(self, live: LiveState, db: Database, on_counts: CountsListener,
                  ttl: float) -> None:
-        self.live, self.db, self.sio, self.ttl = live, db, sio, ttl
+        self.live, self.db, self.on_counts, self.ttl = live, db, on_counts, ttl
         self.stays: dict[str, dict[str, Stay]] = {}  # sid → session → stay
         self._shown: dict[str, Counts] = {}
         self._peak_saved: dict[str, int] = {}
@@ -100,11 +98,7 @@ class PresenceTracker:
         for session_id, counts in (await self.live.presence_counts(sessions)).items():
             if self._shown.get(session_id) != counts:
                 self._shown[session_id] = counts
-                await self.sio.emit(
-                    "presence:count",
-                    {"session": session_id, "count": counts.count, "peak": counts.peak},
-                    room=session_room(session_id), ignore_queue=True,
-                )
+                await self.on_counts(session_id, counts)
             if counts.peak > self._peak_saved.get(session_id, 0):
                 self._peak_saved[session_id] = counts.peak
                 await _record_peak(self.db, session_id, counts.peak)

@@ -226,6 +226,11 @@ async def program_is_empty(s: AsyncSession) -> bool:
     return (await s.scalar(select(Event.id).limit(1))) is None
 
 
+async def session_ids(s: AsyncSession) -> list[str]:
+    """Every session's id, in program order."""
+    return list(await s.scalars(select(Session.id).order_by(Session.starts_at, Session.id)))
+
+
 async def program_json(s: AsyncSession, live: set[str]) -> dict[str, Any]:
     event = await s.scalar(select(Event).limit(1))
     if event is None:

@@ -6,19 +6,17 @@ The counts come from the shared LiveState, so any process answers the same.
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import func, select
 
 from server import attendance
 from server.auth import require_organizer
 from server.errors import not_found
 from server.keys import DB, LIVE
-from server.models import Session
-from server.models_interaction import Attendance
+from server.program import session_ids
 
 
 async def _session_ids(request: web.Request) -> list[str]:
     async with request.app[DB].session() as s:
-        return list(await s.scalars(select(Session.id).order_by(Session.starts_at, Session.id)))
+        return await session_ids(s)
 
 
 async def live_counts(request: web.Request) -> web.Response:
@@ -44,15 +42,7 @@ async def live_session(request: web.Request) -> web.Response:
 
 async def attendance_summary(request: web.Request) -> web.Response:
     await require_organizer(request)
-    async with request.app[DB].session() as s:
-        rows = (await s.execute(
-            select(Session.id, Session.peak_viewers,
-                   func.count(func.distinct(Attendance.subject_key)))
-            .outerjoin(Attendance, Attendance.session_id == Session.id)
-            .group_by(Session.id, Session.peak_viewers)
-            .order_by(Session.id))).all()
-    return web.json_response({"sessions": [
-        {"session": sid, "participants": n, "peak": peak} for sid, peak, n in rows]})
+    return web.json_response({"sessions": await attendance.summary(request.app[DB])})
 
 
 async def attendance_session(request: web.Request) -> web.Response:

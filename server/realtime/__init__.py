@@ -16,13 +16,14 @@ from aiohttp import web
 
 from server.config import Settings
 from server.keys import DB, GRANTS, LIVE, METRICS, SETTINGS, SIO
+from server.live import Counts
 from server.moderation import active_sanctions
 from server.presence import PresenceTracker
 from server.realtime import chat as rt_chat
 from server.realtime import moderation as rt_moderation
 from server.realtime import presence as rt_presence
 from server.realtime import question as rt_question
-from server.realtime.common import PRESENCE, user_room
+from server.realtime.common import PRESENCE, session_room, user_room
 from server.roles import Principal
 
 log = structlog.get_logger("halqa.realtime")
@@ -101,7 +102,16 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
 
 
 async def _presence_ticker(app: web.Application) -> AsyncIterator[None]:
-    tracker = PresenceTracker(app[LIVE], app[DB], app[SIO], app[SETTINGS].presence_ttl)
+    sio = app[SIO]
+
+    async def show(session_id: str, counts: Counts) -> None:
+        # This process's own clients only (ignore_queue): every process pushes
+        # to its own, so a count is never sent twice.
+        await sio.emit("presence:count",
+                       {"session": session_id, "count": counts.count, "peak": counts.peak},
+                       room=session_room(session_id), ignore_queue=True)
+
+    tracker = PresenceTracker(app[LIVE], app[DB], show, app[SETTINGS].presence_ttl)
     app[PRESENCE] = tracker
     async with tracker.running():
         yield

@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.errors import Failure
-from server.presence import PresenceTracker, session_room
+from server.presence import PresenceTracker
 from server.roles import Principal
 
 log = structlog.get_logger("halqa.realtime")
@@ -36,6 +36,10 @@ Text = Annotated[str, Field(max_length=4000)]
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def session_room(session_id: str) -> str:
+    return f"session:{session_id}"
 
 
 def mod_room(session_id: str) -> str:

@@ -7,12 +7,10 @@ from typing import Annotated, Literal
 import socketio
 from aiohttp import web
 from pydantic import Field, model_validator
-from sqlalchemy import select
 
 from server import moderation
 from server.errors import Forbidden
 from server.keys import DB, LIVE, SETTINGS
-from server.models import Session
 from server.moderation import SanctionChange, Target
 from server.realtime.common import Ack, Payload, SessionId, on, session_room, user_room
 from server.roles import Principal
@@ -61,10 +59,9 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
 
     @on(sio, "session:update", SessionUpdateIn)
     async def update(sid: str, principal: Principal, p: SessionUpdateIn) -> Ack:
-        if p.slow_mode is not None and p.slow_mode > app[SETTINGS].interaction.max_slow_mode:
-            p.slow_mode = app[SETTINGS].interaction.max_slow_mode
         settings = await moderation.update_session(
-            app[DB], principal, p.session, p.state, p.qa_mode, p.slow_mode)
+            app[DB], principal, p.session, p.state, p.qa_mode, p.slow_mode,
+            max_slow_mode=app[SETTINGS].interaction.max_slow_mode)
         await sio.emit("session:settings", settings, room=session_room(p.session))
         return settings
 
@@ -87,17 +84,10 @@ def _notice(change: SanctionChange) -> dict[str, object]:
 
 async def _remove(app: web.Application, sio: socketio.AsyncServer,
                   change: SanctionChange) -> None:
-    """Disconnect a banned identity's connections, in every process: their sids
-    are in the shared presence store, and python-socketio forwards a disconnect
-    of another process's sid through Redis. On reconnect they are refused."""
-    if change.session_id is not None:
-        sessions = [change.session_id]
-    else:
-        async with app[DB].session() as s:
-            sessions = list(await s.scalars(select(Session.id)))
-    sids: set[str] = set()
-    for session_id in sessions:
-        sids.update(await app[LIVE].presence_conns(session_id, change.subject_key))
+    """Disconnect a banned identity's connections, in every process: python-socketio
+    forwards a disconnect of another process's sid through Redis. On reconnect
+    they are refused."""
+    sids = await moderation.banned_connections(app[DB], app[LIVE], change)
     if change.session_id is None:
         sids.update(sid for sid, _ in sio.manager.get_participants(
             "/", user_room(change.subject_key)))

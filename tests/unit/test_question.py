@@ -129,3 +129,10 @@ async def test_chat_sanctions_slow_mode_and_delete(db: Database) -> None:
 def test_flood_limit_per_connection() -> None:
     session: dict[str, object] = {}
     assert [_flooding(session) for _ in range(22)][-3:] == [False, True, True]
+
+
+async def test_slow_mode_is_cut_to_the_configured_maximum(db: Database) -> None:
+    settings = await update_session(db, MOD, "s1", None, None, 3600, max_slow_mode=600)
+    assert settings["slow_mode"] == 600
+    settings = await update_session(db, MOD, "s1", None, None, 30, max_slow_mode=600)
+    assert settings["slow_mode"] == 30
