@@ -13,6 +13,7 @@ WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY server/ server/
 COPY signaling/ signaling/
+COPY broadcast/ broadcast/
 COPY config/demo-event.toml config/
 COPY client/ client/
 COPY --from=client /src/client/node_modules/ client/node_modules/
@@ -28,6 +29,9 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 WORKDIR /app
 # The commented settings file, where `halqa` looks by default (config/halqa.toml).
 COPY config/halqa.toml config/
+# The broadcast's captions: a font with Arabic, and FriBiDi for Pillow's raqm.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core libfribidi0 \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --home /data halqa && mkdir -p /data && chown halqa /data
 USER halqa
 VOLUME /data

@@ -25,6 +25,15 @@ ensure_apt() {
   fi
 }
 
+# ensure_apt_files PATH:PACKAGE ...  the same for packages that bring a file, not a program.
+ensure_apt_files() {
+  local pair args=()
+  for pair in "$@"; do
+    [ -e "${pair%%:*}" ] || args+=("false:${pair##*:}")
+  done
+  [ "${#args[@]}" -eq 0 ] || ensure_apt "${args[@]}"
+}
+
 # ensure_python_env [EXTRA]  a virtualenv in .venv with halqa installed (editable).
 ensure_python_env() {
   local extra="${1:-}" spec="." stamp

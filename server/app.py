@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 
 import signaling
-from server import stages
+from server import broadcasting, stages
 from server.api import calendar, health, invites, program, registrations
 from server.api import live as live_api
 from server.api import report as report_api
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     live_api.setup_routes(app)  # interaction: /api/live, /api/attendance (server/api/live.py)
     setup_realtime(app, create_sio(settings))
     signaling.setup(app, stages.media_host(app))
+    broadcasting.setup(app)  # after signaling: it watches the stages (server/broadcasting.py)
     app.cleanup_ctx.append(stages.beacon)
     metrics.watch("halqa_stage", lambda: signaling.counts(app), "live stages in this process")
     setup_pages(app)

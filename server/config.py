@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from broadcast.settings import BroadcastSettings
 from server import assets
 from signaling.settings import MediaSettings
 
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     interaction: InteractionSettings = InteractionSettings()
     public: PublicSettings = PublicSettings()
+    broadcast: BroadcastSettings = BroadcastSettings()
 
     @field_validator("public_url")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -42,7 +42,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, prefix: str, read: Callable[[], dict[str, int]], doc: str) -> None:
+    def watch(self, prefix: str, read: Callable[[], Mapping[str, float]], doc: str) -> None:
         """Expose `read()`'s figures as gauges, read at scrape time (no bookkeeping)."""
         self.registry.register(_Snapshot(prefix, read, doc))
 
@@ -74,7 +74,7 @@ class Metrics:
 
 
 class _Snapshot(Collector):
-    def __init__(self, prefix: str, read: Callable[[], dict[str, int]], doc: str) -> None:
+    def __init__(self, prefix: str, read: Callable[[], Mapping[str, float]], doc: str) -> None:
         self.prefix, self.read, self.doc = prefix, read, doc
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -141,6 +141,9 @@ def settings_for(data_dir: Path, **overrides: Any) -> Any:
         "event_file": ROOT / "config" / "demo-event.toml",
         # Every test gets its own limits; the rate-limit tests lower them.
         "limits": {"registrations_per_minute": 1000, "requests_per_minute": 100_000},
+        # Recording every live stage would start a mixer (a core) in every stage
+        # test; the broadcast tests turn it on where they test it.
+        "broadcast": {"record": False},
     }
     base.update(overrides)
     return Settings(**base)
@@ -173,7 +176,8 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HALQA_DATA_DIR": str(data_dir),
-                    "HALQA_EVENT_FILE": str(ROOT / "config" / "demo-event.toml"), **env}
+                    "HALQA_EVENT_FILE": str(ROOT / "config" / "demo-event.toml"),
+                    "HALQA_BROADCAST__RECORD": "false", **env}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import server.models_broadcast  # broadcast destinations and options
 import server.models_interaction  # noqa: F401  (interaction tables: chat, question, ...)
 from server.models import Base
 

@@ -1,0 +1,115 @@
+"""One output of a broadcast: a child process (`python -m broadcast.output`).
+
+stdin: one JSON line (`{"kind", "url", "key", "path"}`), then the program's
+MPEG-TS from its first keyframe on. The child copies it, never re-encodes:
+- kind "rtmp": remuxed to FLV and published to `url` + "/" + `key` (RTMP or
+  RTMPS; FFmpeg's own RTMP client, through PyAV);
+- kind "file": the TS bytes appended to `path` as they come (a recording that
+  is playable whatever happens to halqa: TS needs no index at the end).
+stdout: JSON lines for the parent: {"event": "live"}, {"event": "bytes", "n": total},
+{"event": "error", "message": "..."} (the stream key masked) before exiting 1.
+
+The key arrives on stdin, not argv, because any local user can read another
+process's command line (/proc/<pid>/cmdline); FFmpeg's CLI would have needed it
+there, which is one reason this is PyAV and not `ffmpeg -c copy`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, Any
+
+import av
+
+from broadcast import lifeline
+
+REPORT_EVERY = 1.0
+
+
+def mask(text: str, *secrets: str) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "****")
+    return text
+
+
+def say(event: str, **fields: Any) -> None:
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def copy_file(src: IO[bytes], path: str) -> None:
+    total, last = 0, 0.0
+    with open(path, "ab", buffering=0) as f:
+        say("live")
+        while data := src.read1(1 << 16):  # type: ignore[attr-defined]
+            f.write(data)
+            total += len(data)
+            now = time.monotonic()
+            if now - last >= REPORT_EVERY:
+                say("bytes", n=total)
+                last = now
+    say("bytes", n=total)
+
+
+def publish(src: IO[bytes], target: str, timeout_s: float) -> None:
+    inp = av.open(src, mode="r", format="mpegts",
+                  options={"probesize": "1000000", "analyzeduration": "1000000"})
+    streams = [s for s in inp.streams if s.type in ("video", "audio")]
+    fmt = "flv" if target.startswith(("rtmp://", "rtmps://")) else None
+    out = av.open(target, mode="w", format=fmt,
+                  options={"flvflags": "no_duration_filesize"} if fmt else {})
+    mapping = {s.index: out.add_stream_from_template(s) for s in streams}
+    offset: float | None = None
+    total, last, live = 0, 0.0, False
+    try:
+        for pkt in inp.demux(*streams):
+            if pkt.dts is None or pkt.time_base is None:
+                continue
+            if offset is None:
+                offset = float(pkt.dts * pkt.time_base)
+            # Each connection's stream starts near 0, whenever it joined.
+            shift = round(offset / pkt.time_base)
+            pkt.dts -= shift
+            if pkt.pts is not None:
+                pkt.pts -= shift
+            if pkt.dts < 0:
+                continue
+            pkt.stream = mapping[pkt.stream.index]
+            out.mux(pkt)
+            total += pkt.size
+            if not live:
+                say("live")
+                live = True
+            now = time.monotonic()
+            if now - last >= REPORT_EVERY:
+                say("bytes", n=total)
+                last = now
+    finally:
+        say("bytes", n=total)
+        out.close()
+
+
+def main() -> None:
+    lifeline.die_with_parent()
+    src = sys.stdin.buffer
+    cfg = json.loads(src.readline() or b"{}")
+    key = str(cfg.get("key") or "")
+    url = str(cfg.get("url") or "")
+    try:
+        if cfg.get("kind") == "file":
+            copy_file(src, str(cfg["path"]))
+        else:
+            publish(src, url.rstrip("/") + "/" + key if key else url,
+                    float(cfg.get("timeout_s", 10)))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # any failure is reported, masked, and ends this output
+        say("error", message=mask(f"{type(exc).__name__}: {exc}", key)[:300])
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
