@@ -18,6 +18,7 @@ import socket
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -92,12 +93,16 @@ async def measure_window(pid: int, window: float) -> tuple[float, float]:
     return (cpu_seconds(pid) - c0) / wall, rss_mib(pid)
 
 
-async def run(mode: str, steps: list[int], window: float, packets: list) -> list[Row]:
+async def run(mode: str, steps: list[int], window: float, packets: list,
+              beside: Any = None) -> list[Row]:
+    """`beside(base)`, if given, starts something next to the stage once the
+    publisher is live (bench.broadcast: a program mixer) and returns its stop."""
     port = free_port()
     proc = spawn_stage_server(port, "--mode", mode, log=f"/tmp/halqa-bench-{mode}.log")
     base = f"http://127.0.0.1:{port}"
     rows: list[Row] = []
     pcs = []
+    stop_beside = None
     try:
         async with aiohttp.ClientSession() as http:
             await wait_up(http, base)
@@ -110,6 +115,7 @@ async def run(mode: str, steps: list[int], window: float, packets: list) -> list
                 is not pub.getTransceivers()[1].sender.transport
             ):
                 raise RuntimeError("publisher is not bundled")
+            stop_beside = beside(base) if beside is not None else None
             await asyncio.sleep(3)
             idle_cpu, rss0 = await measure_window(proc.pid, window)
             print(
@@ -169,6 +175,8 @@ async def run(mode: str, steps: list[int], window: float, packets: list) -> list
                 if cpu > 0.97 or (mode == "forward" and row.min_delivery < 0.95):
                     break
     finally:
+        if beside is not None and stop_beside is not None:
+            stop_beside()
         await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
         proc.terminate()
         proc.wait(10)

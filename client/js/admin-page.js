@@ -1,7 +1,8 @@
-// The organizer dashboard: live figures, invites, registrations, the report.
+// The organizer dashboard: live figures, broadcast, invites, registrations, the report.
 import {
   ApiError, createInvite, downloadCsv, getLive, getProgram, getReport, listInvites, revokeInvite,
 } from "./api.js";
+import { mountBroadcast } from "./broadcast-view.js";
 import { h as el } from "./dom.js";
 import { barChart } from "./chart.js";
 import {
@@ -15,6 +16,7 @@ const KEY = "halqa.organizer";
 let token = null;
 let program = null;
 let socket = null;
+let broadcast = null;
 const stages = new Map();
 
 function titleOf(id) {
@@ -168,6 +170,7 @@ async function start() {
   socket = connect(token);
   socket.on("stage:update", (snap) => { stages.set(snap.session, snap); refreshLive(); });
   fillSessions();
+  broadcast = mountBroadcast(document.getElementById("broadcast"), { token, program: () => program });
   await Promise.all([refreshLive(), refreshInvites(), refreshReport()]);
   setInterval(() => refreshLive().catch(() => {}), 5000);
   setInterval(() => refreshReport().catch(() => {}), 30000);
@@ -179,6 +182,7 @@ function main() {
   document.addEventListener("halqa:lang", () => {
     if (!program) return;
     fillSessions();
+    broadcast?.relabel();
     refreshLive(); refreshInvites(); refreshReport();
   });
   document.getElementById("invite-form").addEventListener("submit", onInvite);

@@ -76,3 +76,27 @@ export async function downloadCsv(token, table, lang) {
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
   return res.blob();
 }
+
+// Broadcast (organizer): destinations, start/stop/status, recordings.
+const sessionPath = (id) => `/api/sessions/${encodeURIComponent(id)}`;
+export const getBroadcast = (token, id) => api(`${sessionPath(id)}/broadcast`, { token });
+export const broadcastAction = (token, id, action) =>
+  api(`${sessionPath(id)}/broadcast`, { method: "POST", body: { action }, token });
+export const broadcastOptions = (token, id, body) =>
+  api(`${sessionPath(id)}/broadcast`, { method: "PATCH", body, token });
+export const listDestinations = (token, id) => api(`${sessionPath(id)}/destinations`, { token });
+// `id` null: an event-wide destination (every session).
+export const addDestination = (token, id, body) =>
+  api(id ? `${sessionPath(id)}/destinations` : "/api/destinations", { method: "POST", body, token });
+export const deleteDestination = (token, id, dest) =>
+  api(`${id ? `${sessionPath(id)}` : "/api"}/destinations/${encodeURIComponent(dest)}`,
+    { method: "DELETE", token });
+export const listRecordings = (token, id) => api(`${sessionPath(id)}/recordings`, { token });
+export const deleteRecording = (token, url) => api(url, { method: "DELETE", token });
+
+// A recording as a Blob (a plain link could not carry the bearer token).
+export async function downloadRecording(token, url) {
+  const res = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
+  return res.blob();
+}
