@@ -22,8 +22,10 @@ import aiohttp
 class RawClient:
     def __init__(self, http: aiohttp.ClientSession, url: str, token: str,
                  on_event: Callable[[str, Any, float], None] | None = None,
-                 deflate: bool = True) -> None:
+                 deflate: bool = True, auth: dict[str, Any] | None = None) -> None:
         self.http, self.url, self.token = http, url, token
+        # Extra connect-auth fields, e.g. {"features": ["chat:batch"]}.
+        self.auth = auth or {}
         # Browsers negotiate permessage-deflate; so does this client unless told not to.
         self.deflate = deflate
         self.on_event = on_event or (lambda *_: None)
@@ -39,7 +41,7 @@ class RawClient:
                                             compress=15 if self.deflate else 0)
         opened = await self.ws.receive_str()
         assert opened.startswith("0"), opened
-        await self.ws.send_str("40" + json.dumps({"token": self.token}))
+        await self.ws.send_str("40" + json.dumps({"token": self.token, **self.auth}))
         self._reader = asyncio.create_task(self._read())
         await asyncio.wait_for(self.connected.wait(), 30)
         return self

@@ -67,6 +67,26 @@ class InteractionSettings(BaseModel):
     vote_rate_window: float = Field(10.0, gt=0)
     history: int = Field(50, ge=0, le=500)
     max_slow_mode: int = Field(600, ge=1)
+    # Chat fan-out (server/realtime/chat_fanout.py): "tick" coalesces a busy
+    # room's messages per chat_tick seconds into one frame per socket; "emit"
+    # is the old one-emit-per-message path, kept for benchmarks.
+    chat_fanout: Literal["tick", "emit"] = "tick"
+    chat_tick: float = Field(0.1, ge=0.01, le=1.0)
+    chat_batch_max: int = Field(100, ge=1, le=1000)
+    # Polls (server/poll.py): managing (create/open/reveal/close/delete) and
+    # voting, per identity per window; results pushed at most once per poll_tick.
+    poll_max_chars: int = Field(300, ge=1, le=4000)
+    poll_option_chars: int = Field(100, ge=1, le=500)
+    poll_rate: int = Field(30, ge=1)
+    poll_rate_window: float = Field(60.0, gt=0)
+    poll_vote_rate: int = Field(10, ge=1)
+    poll_vote_rate_window: float = Field(10.0, gt=0)
+    poll_tick: float = Field(0.25, ge=0.01, le=5.0)
+    # Reactions (server/reaction.py): per identity per window; counts sent once
+    # per reaction_tick per session, whatever the number of reactors.
+    reaction_rate: int = Field(10, ge=1)
+    reaction_rate_window: float = Field(5.0, gt=0)
+    reaction_tick: float = Field(0.25, ge=0.05, le=5.0)
 
 
 class Settings(BaseSettings):

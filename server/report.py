@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import poll, reaction
 from server.attendance import Span, merge
 from server.models import Event, Participant, Session, SessionSpeaker, Speaker
 from server.models_interaction import Attendance, ChatMessage, Question
@@ -54,6 +55,8 @@ async def build(s: AsyncSession) -> dict[str, Any]:
     messages = dict((await s.execute(
         select(ChatMessage.session_id, func.count()).group_by(ChatMessage.session_id)
     )).all())
+    polls = await poll.report_rows(s)
+    reactions = await reaction.totals(s)
     speaker_rows = (await s.execute(
         select(Speaker.id, Speaker.country)
         .join(SessionSpeaker, SessionSpeaker.speaker_id == Speaker.id).distinct()
@@ -83,6 +86,9 @@ async def build(s: AsyncSession) -> dict[str, Any]:
             "watch_seconds": round(seconds),
             "questions": questions.get(x.id, 0),
             "chat_messages": messages.get(x.id, 0),
+            "polls": polls.get(x.id, []),
+            "reactions": {name: reactions.get(x.id, {}).get(name, 0)
+                          for name in reaction.REACTIONS},
         })
     participant_countries = set(registered)
     speaker_countries = {c for _, c in speaker_rows if c}
@@ -113,12 +119,30 @@ def sessions_csv(report: dict[str, Any], language: str = "fr") -> str:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["session", "title", "kind", "starts_at", "peak_viewers", "total_viewers",
-                "watch_minutes", "questions", "chat_messages"])
+                "watch_minutes", "questions", "chat_messages", "polls",
+                *(f"reactions_{name}" for name in reaction.REACTIONS)])
     for r in report["sessions"]:
         title = r["title"].get(language) or next(iter(r["title"].values()), "")
         w.writerow([r["id"], _cell(title), r["kind"], r["starts_at"], r["peak_viewers"],
                     r["total_viewers"], round(r["watch_seconds"] / 60, 1), r["questions"],
-                    r["chat_messages"]])
+                    r["chat_messages"], len(r["polls"]),
+                    *(r["reactions"][name] for name in reaction.REACTIONS)])
+    return out.getvalue()
+
+
+def polls_csv(report: dict[str, Any], language: str = "fr") -> str:
+    """One row per option of every poll that was opened."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["session", "title", "poll", "question", "option", "votes", "voters",
+                "multiple", "anonymous"])
+    for r in report["sessions"]:
+        title = r["title"].get(language) or next(iter(r["title"].values()), "")
+        for p in r["polls"]:
+            for o in p["options"]:
+                w.writerow([r["id"], _cell(title), p["id"], _cell(p["question"]),
+                            _cell(o["text"]), o["votes"], p["voters"], p["multiple"],
+                            p["anonymous"]])
     return out.getvalue()
 
 

@@ -11,15 +11,18 @@ from typing import Any
 
 import socketio
 
-EVENTS = ("chat:message", "chat:delete", "question:update", "question:voted",
-          "presence:count", "session:settings", "moderation:sanction")
+EVENTS = ("chat:message", "chat:batch", "chat:delete", "question:update", "question:voted",
+          "presence:count", "session:settings", "moderation:sanction", "poll:update",
+          "poll:results", "poll:voted", "reaction:counts")
 
 
 class Client:
     """One socket.io connection that records every server → client event."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, features: list[str] | None = None) -> None:
         self.url, self.token = url, token
+        # Capabilities announced at connect (e.g. ["chat:batch"]).
+        self.features = features
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list[Any]] = defaultdict(list)
         self.times: dict[str, list[float]] = defaultdict(list)  # monotonic arrival times
@@ -38,7 +41,10 @@ class Client:
         return record
 
     async def connect(self) -> Client:
-        await self.sio.connect(self.url, auth={"token": self.token},
+        auth: dict[str, Any] = {"token": self.token}
+        if self.features is not None:
+            auth["features"] = self.features
+        await self.sio.connect(self.url, auth=auth,
                                transports=["websocket"], wait_timeout=10)
         return self
 

@@ -23,15 +23,15 @@ async def get_report(request: web.Request) -> web.Response:
 async def get_report_csv(request: web.Request) -> web.Response:
     data = await _report(request)
     table = request.match_info["table"]
-    if table == "sessions":
+    if table in ("sessions", "polls"):
         lang = request.query.get("lang", "fr")
         if lang not in ("fr", "ar", "en"):
             raise invalid_fields({"lang": "fr, ar or en"})
-        body = report.sessions_csv(data, lang)
+        body = (report.sessions_csv if table == "sessions" else report.polls_csv)(data, lang)
     elif table == "countries":
         body = report.countries_csv(data)
     else:
-        raise NotFound("not_found", "no such table; use sessions or countries")
+        raise NotFound("not_found", "no such table; use sessions, polls or countries")
     # A BOM so spreadsheet programs read the Arabic and French titles as UTF-8.
     return web.Response(
         body=("\ufeff" + body).encode(),

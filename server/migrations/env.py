@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 import server.models_broadcast  # broadcast destinations and options
-import server.models_interaction  # noqa: F401  (interaction tables: chat, question, ...)
+import server.models_interaction  # chat, question, ...
+import server.models_poll  # noqa: F401  (polls, reaction totals)
 from server.models import Base
 
 connection = context.config.attributes.get("connection")

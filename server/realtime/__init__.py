@@ -21,9 +21,14 @@ from server.moderation import active_sanctions
 from server.presence import PresenceTracker
 from server.realtime import chat as rt_chat
 from server.realtime import moderation as rt_moderation
+from server.realtime import poll as rt_poll
 from server.realtime import presence as rt_presence
 from server.realtime import question as rt_question
+from server.realtime import reaction as rt_reaction
+from server.realtime.bus import bus_ctx
+from server.realtime.chat_fanout import chat_fanout_ctx, enter_features
 from server.realtime.common import PRESENCE, session_room, user_room
+from server.realtime.roomcast import roomcast_ctx
 from server.roles import Principal
 
 log = structlog.get_logger("halqa.realtime")
@@ -82,6 +87,7 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
         await sio.save_session(sid, {"principal": principal})
         await sio.enter_room(sid, grant_room(principal.token_id))
         await sio.enter_room(sid, user_room(principal.key))
+        await enter_features(sio, sid, auth)
         app[METRICS].socket_connections.inc()
 
     @sio.event
@@ -92,9 +98,15 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
 
     # Interaction (chat, question, presence, moderation): each module registers
     # its events; the presence ticker runs for the app's lifetime.
-    for module in (rt_presence, rt_chat, rt_question, rt_moderation):
+    for module in (rt_presence, rt_chat, rt_question, rt_moderation, rt_poll, rt_reaction):
         module.register(app, sio)
     app.cleanup_ctx.append(_presence_ticker)
+    # The interaction bus, then what publishes on it (chat per tick).
+    app.cleanup_ctx.append(bus_ctx)
+    app.cleanup_ctx.append(roomcast_ctx)
+    app.cleanup_ctx.append(chat_fanout_ctx)
+    app.cleanup_ctx.append(rt_poll.pollcast_ctx)
+    app.cleanup_ctx.append(rt_reaction.reactioncast_ctx)
 
     @sio.on("*")
     async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from aiohttp import web
 from server import chat
 from server.interaction import Refused
 from server.keys import DB, LIVE, SETTINGS
+from server.realtime.chat_fanout import CHAT_FANOUT
 from server.realtime.common import PRESENCE, Ack, Payload, SessionId, Text, on, session_room
 from server.roles import Principal
 
@@ -29,7 +30,7 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
         message = await chat.send(app[DB], app[LIVE], app[SETTINGS].interaction, principal,
                                   p.session, p.text)
         # Stored first, then published: an acknowledged message is never lost.
-        await sio.emit("chat:message", message, room=session_room(p.session))
+        await app[CHAT_FANOUT].publish(message)
         return {"message": message}
 
     @on(sio, "chat:delete", DeleteIn)

@@ -50,8 +50,13 @@ def user_room(key: str) -> str:
     return f"user:{key}"
 
 
-__all__ = ["PRESENCE", "Payload", "SessionId", "Text", "mod_room", "on", "session_room",
-           "user_room"]
+def polls_room(session_id: str) -> str:
+    """Those who run the session's polls (server/poll.py `can_run`)."""
+    return f"polls:{session_id}"
+
+
+__all__ = ["PRESENCE", "Payload", "SessionId", "Text", "mod_room", "on", "polls_room",
+           "session_room", "user_room"]
 
 
 def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handler[M]], None]:

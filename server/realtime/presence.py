@@ -7,7 +7,17 @@ from aiohttp import web
 
 from server import presence
 from server.keys import DB, SETTINGS
-from server.realtime.common import PRESENCE, Ack, Payload, SessionId, mod_room, on, session_room
+from server.poll import can_run as can_run_polls
+from server.realtime.common import (
+    PRESENCE,
+    Ack,
+    Payload,
+    SessionId,
+    mod_room,
+    on,
+    polls_room,
+    session_room,
+)
 from server.roles import Principal
 
 
@@ -18,16 +28,26 @@ class SessionIn(Payload):
 def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     @on(sio, "session:join", SessionIn)
     async def join(sid: str, principal: Principal, p: SessionIn) -> Ack:
-        snapshot = await presence.join_session(
-            app[PRESENCE], app[DB], app[SETTINGS].interaction, principal, sid, p.session)
+        # In the room before the history is read: a message stored in between
+        # is in both (clients drop ids already shown), never in neither.
         await sio.enter_room(sid, session_room(p.session))
+        try:
+            snapshot = await presence.join_session(
+                app[PRESENCE], app[DB], app[SETTINGS].interaction, principal, sid, p.session)
+        except Exception:
+            if not app[PRESENCE].joined(sid, p.session):
+                await sio.leave_room(sid, session_room(p.session))
+            raise
         if snapshot["moderator"]:
             await sio.enter_room(sid, mod_room(p.session))
+        if can_run_polls(principal, p.session):
+            await sio.enter_room(sid, polls_room(p.session))
         return snapshot
 
     @on(sio, "session:leave", SessionIn)
     async def leave(sid: str, principal: Principal, p: SessionIn) -> Ack:
         await sio.leave_room(sid, session_room(p.session))
         await sio.leave_room(sid, mod_room(p.session))
+        await sio.leave_room(sid, polls_room(p.session))
         await app[PRESENCE].leave(sid, p.session)
         return {}

@@ -1,0 +1,318 @@
+"""Chat to N participants at a steady message rate: delivery delay, loss, order, server CPU.
+
+For each server layout (one process: SQLite, in-memory presence; two processes:
+a private redis-server + a throw-away PostgreSQL, clients and senders split
+between them) and each fan-out path, the benchmark connects N participants
+(spread over client worker processes), then sends chat at each rate for
+`--duration` seconds from `--senders` identities, and reports:
+
+- delivery delay p50/p99/max (receiver's clock at arrival − sender's clock just
+  before `chat:send`; one machine, one clock),
+- lost deliveries, and whether every receiver saw the same sequence
+  ("one order": a hash of each receiver's sequence of message ids),
+- server CPU per message and per delivery (`/proc/<pid>/stat` of the server
+  processes, idle CPU over an equal window subtracted).
+
+Paths (`--paths`):
+  emit   the server's `chat_fanout = "emit"`: one `chat:message` per message,
+         python-socketio's emit (a task per recipient) — what halqa did before;
+  tick   `chat_fanout = "tick"`, clients opted in to `chat:batch`;
+  single `chat_fanout = "tick"`, clients that do not batch (`chat:message`).
+
+    python -m bench.chat_rate [--participants 700] [--rates 1,50] [--duration 60]
+                              [--layouts one,two] [--paths emit,tick] [--profile DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import multiprocessing as mp
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sio_raw import RawClient, pct, register_many  # noqa: E402
+from tests.support import ServerProcess, pg_reachable, redis_server, throwaway_pg  # noqa: E402
+
+SESSION_INDEX = 0
+
+
+class Receiver:
+    """One participant's view: arrival delays and the sequence of message ids."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.ids: list[int] = []
+        self.phase = ""
+
+    def on_event(self, event: str, data: Any, now: float) -> None:
+        if event == "chat:batch":
+            for m in data["messages"]:
+                self._one(m, now)
+        elif event == "chat:message":
+            self._one(data, now)
+
+    def _one(self, m: dict[str, Any], now: float) -> None:
+        parts = m["text"].split()
+        if parts[0] != self.phase:
+            return
+        self.delays.append(now - float(parts[2]))
+        self.ids.append(m["id"])
+
+
+def worker(urls_tokens: list[tuple[str, str]], session: str, batch: bool, deflate: bool,
+           ready: Any, cmd: Any, out: Any) -> None:
+    """A client process: connects its share, joins, then for each phase
+    records arrivals until told the expected count."""
+    async def main() -> None:
+        auth = {"features": ["chat:batch"]} if batch else {}
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=conn) as http:
+            receivers: list[Receiver] = []
+            clients: list[RawClient] = []
+            for i in range(0, len(urls_tokens), 50):
+                rs = [Receiver() for _ in urls_tokens[i:i + 50]]
+                batch_c = [RawClient(http, u, t, r.on_event, deflate, auth)
+                           for (u, t), r in zip(urls_tokens[i:i + 50], rs, strict=True)]
+                await asyncio.gather(*(c.connect() for c in batch_c))
+                acks = await asyncio.gather(*(c.call("session:join", {"session": session})
+                                              for c in batch_c))
+                assert all(a["ok"] for a in acks), acks[:2]
+                receivers += rs
+                clients += batch_c
+            ready.set()
+            loop = asyncio.get_running_loop()
+            while True:
+                msg = await loop.run_in_executor(None, cmd.get)
+                if msg[0] == "stop":
+                    break
+                if msg[0] == "phase":
+                    for r in receivers:
+                        r.phase, r.delays, r.ids = msg[1], [], []
+                    continue
+                # ("collect", expected): wait until every receiver has them all.
+                expected, deadline = msg[1], time.monotonic() + 60
+                while (any(len(r.ids) < expected for r in receivers)
+                       and time.monotonic() < deadline):
+                    await asyncio.sleep(0.1)
+                out.put({
+                    "delays": [d for r in receivers for d in r.delays],
+                    "counts": [len(r.ids) for r in receivers],
+                    "orders": [hashlib.sha1(repr(r.ids).encode()).hexdigest()
+                               for r in receivers],
+                    "reordered": sum(
+                        any(a == b for a, b in zip(r.ids, r.ids[1:], strict=False))
+                        or len(set(r.ids)) != len(r.ids) for r in receivers),
+                })
+            for c in clients:
+                await c.close()
+
+    asyncio.run(main())
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def send_phase(senders: list[RawClient], session: str, phase: str, rate: float,
+                     duration: float) -> tuple[int, list[float]]:
+    """Send `rate` messages a second for `duration` s, round-robin over the senders;
+    acks are awaited concurrently so a slow ack never delays the schedule."""
+    n = max(1, round(rate * duration))
+    t0 = time.monotonic() + 0.2
+    pending: list[asyncio.Task[Any]] = []
+    acks: list[float] = []
+
+    async def one(i: int) -> None:
+        t = time.time()
+        ack = await senders[i % len(senders)].call(
+            "chat:send", {"session": session, "text": f"{phase} {i} {t:.6f}"})
+        acks.append(time.time() - t)
+        assert ack["ok"], ack
+
+    for i in range(n):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*pending)
+    return n, acks
+
+
+async def run_layout(urls: list[str], pids: list[int], n: int, rates: list[float],
+                     duration: float, workers: int, n_senders: int, batch: bool,
+                     deflate: bool, profile: Path | None, label: str) -> list[dict[str, Any]]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{urls[0]}/api/program") as r:
+            session = (await r.json())["sessions"][SESSION_INDEX]["id"]
+        tokens = await register_many(http, urls[0], n + n_senders, prefix=label)
+        sender_tokens, tokens = tokens[:n_senders], tokens[n_senders:]
+        pairs = [(urls[i % len(urls)], t) for i, t in enumerate(tokens)]
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        readies, cmds, procs = [], [], []
+        for w in range(workers):
+            ready, cmd = ctx.Event(), ctx.Queue()
+            p = ctx.Process(daemon=True, target=worker,
+                            args=(pairs[w::workers], session, batch, deflate, ready, cmd, out))
+            p.start()
+            readies.append(ready)
+            cmds.append(cmd)
+            procs.append(p)
+        t0 = time.monotonic()
+        while not all(r.is_set() for r in readies):
+            if any(p.exitcode not in (None, 0) for p in procs):
+                raise RuntimeError("a client worker failed")
+            await asyncio.sleep(0.2)
+        connect_s = time.monotonic() - t0
+        senders = [await RawClient(http, urls[i % len(urls)], t, deflate=False).connect()
+                   for i, t in enumerate(sender_tokens)]
+        for s in senders:
+            assert (await s.call("session:join", {"session": session}))["ok"]
+        results = []
+        for rate in rates:
+            phase = f"r{rate:g}-{secrets.token_hex(3)}"
+            for c in cmds:
+                c.put(("phase", phase))
+            await asyncio.sleep(2.0)
+            idle_window = 5.0
+            c0 = cpu_seconds(pids)
+            await asyncio.sleep(idle_window)
+            idle_rate = (cpu_seconds(pids) - c0) / idle_window
+            spy = _start_spy(profile, pids, f"{label}-{rate:g}", duration)
+            c0, ts = cpu_seconds(pids), time.monotonic()
+            sent, acks = await send_phase(senders, session, phase, rate, duration)
+            await asyncio.sleep(1.0)  # the last tick and deliveries
+            busy = cpu_seconds(pids) - c0 - idle_rate * (time.monotonic() - ts)
+            if spy is not None:
+                spy.wait()
+            for c in cmds:
+                c.put(("collect", sent))
+            parts = [await asyncio.get_running_loop().run_in_executor(None, out.get)
+                     for _ in procs]
+            delays = [d * 1000 for p in parts for d in p["delays"]]
+            counts = [c for p in parts for c in p["counts"]]
+            orders = {o for p in parts for o in p["orders"]}
+            results.append({
+                "layout": label, "rate_per_s": rate, "seconds": duration, "sent": sent,
+                "participants": n, "connect_join_s": round(connect_s, 1),
+                "p50_ms": round(pct(delays, 50), 1), "p99_ms": round(pct(delays, 99), 1),
+                "max_ms": round(max(delays), 1) if delays else None,
+                "lost": n * sent - sum(counts),
+                "receivers_short": sum(c < sent for c in counts),
+                "distinct_orders": len(orders),
+                "receivers_with_duplicates_or_repeats": sum(p["reordered"] for p in parts),
+                "ack_p50_ms": round(pct([a * 1000 for a in acks], 50), 1),
+                "ack_p99_ms": round(pct([a * 1000 for a in acks], 99), 1),
+                "server_cpu_cores": round(busy / duration + idle_rate, 2),
+                "server_cpu_ms_per_message": round(busy / sent * 1000, 2),
+                "server_cpu_us_per_delivery": round(busy / sent / n * 1e6, 2),
+                "load_avg": os.getloadavg()[0],
+            })
+            print(results[-1], flush=True)
+        for c in cmds:
+            c.put(("stop",))
+        for p in procs:
+            p.join(30)
+        for s in senders:
+            await s.close()
+    return results
+
+
+def _start_spy(profile: Path | None, pids: list[int], name: str,
+               duration: float) -> subprocess.Popen[bytes] | None:
+    if profile is None:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    profile.mkdir(parents=True, exist_ok=True)
+    # The first server only: where the sender's messages and half the clients are.
+    return subprocess.Popen([spy, "record", "-p", str(pids[0]), "-d", str(int(duration)),
+                             "-r", "50", "-f", "raw", "-o", str(profile / f"{name}.txt")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def env_for(org: str, path: str) -> dict[str, str]:
+    return {"HALQA_ORGANIZER_TOKEN": org, "HALQA_LIMITS__REGISTRATIONS_PER_MINUTE": "1000000",
+            "HALQA_LIMITS__REQUESTS_PER_MINUTE": "1000000",
+            "HALQA_INTERACTION__CHAT_RATE": "100000", "HALQA_LOG_LEVEL": "warning",
+            "HALQA_INTERACTION__CHAT_FANOUT": "emit" if path == "emit" else "tick"}
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--participants", type=int, default=700)
+    ap.add_argument("--rates", default="1,50")
+    ap.add_argument("--duration", type=float, default=60)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--senders", type=int, default=10)
+    ap.add_argument("--layouts", default="one,two")
+    ap.add_argument("--paths", default="emit,tick")
+    ap.add_argument("--no-deflate", action="store_true",
+                    help="clients do not negotiate permessage-deflate (browsers do)")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="py-spy raw profiles of the first server per phase into this folder")
+    args = ap.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    org = secrets.token_urlsafe(24)
+    print(f"conditions: {os.cpu_count()} CPUs, load {os.getloadavg()}, "
+          f"python {sys.version.split()[0]}", flush=True)
+    summary: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        for layout in args.layouts.split(","):
+            for path in args.paths.split(","):
+                label = f"{layout}-{path}"
+                env = env_for(org, path)
+                stack = contextlib.AsyncExitStack()
+                async with stack:
+                    if layout == "two":
+                        if not await pg_reachable():
+                            print("SKIPPED two: needs PostgreSQL at 127.0.0.1:5432")
+                            continue
+                        redis_url = stack.enter_context(redis_server(tmpd))
+                        pg = await stack.enter_async_context(throwaway_pg())
+                        env = {**env, "HALQA_REDIS_URL": redis_url, "HALQA_DATABASE_URL": pg}
+                    servers = []
+                    for i in range(2 if layout == "two" else 1):
+                        s = await ServerProcess(tmpd / f"{label}-{i}", env).start()
+                        stack.callback(s.stop)
+                        servers.append(s)
+                    summary += await run_layout(
+                        [s.url for s in servers], [s.proc.pid for s in servers if s.proc],
+                        args.participants, rates, args.duration, args.workers, args.senders,
+                        path == "tick", not args.no_deflate, args.profile, label)
+    print("\nsummary")
+    for r in summary:
+        print(f"{r['layout']:>12} {r['rate_per_s']:>5g}/s p50 {r['p50_ms']:>7} p99 "
+              f"{r['p99_ms']:>7} ms lost {r['lost']} orders {r['distinct_orders']} "
+              f"cpu {r['server_cpu_cores']} cores, {r['server_cpu_us_per_delivery']} µs/delivery")
+    by = {(r["layout"], r["rate_per_s"]): r for r in summary}
+    for (label, rate), r in by.items():
+        if label.endswith("-tick"):
+            base = by.get((label.replace("-tick", "-emit"), rate))
+            if base and r["server_cpu_us_per_delivery"] > 0:
+                print(f"ratio {label} vs emit at {rate:g}/s: CPU per delivery "
+                      f"{base['server_cpu_us_per_delivery'] / r['server_cpu_us_per_delivery']:.1f}×"
+                      " lower")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
