@@ -15,6 +15,7 @@ from server.api import live as live_api
 from server.api import report as report_api
 from server.api.common import errors_middleware, rate_limit, security_headers
 from server.api.pages import setup_pages
+from server.cluster import cluster_config
 from server.config import Settings
 from server.db import Database
 from server.grants import Grants
@@ -29,7 +30,7 @@ from server.secrets_store import organizer_token
 log = structlog.get_logger("halqa")
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, internal_url: str | None = None) -> web.Application:
     metrics = Metrics()
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
@@ -64,7 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     report_api.setup_routes(app)
     live_api.setup_routes(app)  # interaction: /api/live, /api/attendance (server/api/live.py)
     setup_realtime(app, create_sio(settings))
-    signaling.setup(app, stages.media_host(app))
+    signaling.setup(app, stages.media_host(app, cluster_config(settings, internal_url)))
     broadcasting.setup(app)  # after signaling: it watches the stages (server/broadcasting.py)
     app.cleanup_ctx.append(stages.beacon)
     metrics.watch("halqa_stage", lambda: signaling.counts(app), "live stages in this process")

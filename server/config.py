@@ -23,7 +23,9 @@ DEFAULT_CONFIG = Path("config/halqa.toml")
 # --config for the Settings being built now (not an environment variable: that
 # would outlive the call and leak into every later Settings in the process).
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("halqa_config_file", default=None)
-SECRET_KEYS = {("organizer_token",), ("smtp", "password"), ("media", "turn_secret")}
+SECRET_KEYS = {
+    ("organizer_token",), ("smtp", "password"), ("media", "turn_secret"), ("cluster_secret",)
+}
 
 
 class SmtpSettings(BaseModel):
@@ -111,6 +113,16 @@ class Settings(BaseSettings):
     organizer_token_file: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
+    # Several processes or machines (docs/operations.md, "Many processes"):
+    # this node's id (default: random per start), the address other nodes
+    # reach it on (default: a private listener on 127.0.0.1, enough on one
+    # machine), and the secret every node shares (HALQA_CLUSTER_SECRET; by
+    # default generated once into <data_dir>/cluster-secret).
+    node_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    internal_url: str | None = None
+    cluster_secret: SecretStr | None = None
+    # `halqa serve --workers N`: processes on one port (1: this one alone).
+    workers: int = Field(1, ge=1, le=256)
     # Socket.IO heartbeat TTL for presence entries, seconds.
     presence_ttl: int = Field(30, ge=5, le=600)
     smtp: SmtpSettings = SmtpSettings()
@@ -120,7 +132,7 @@ class Settings(BaseSettings):
     public: PublicSettings = PublicSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
 
-    @field_validator("public_url")
+    @field_validator("public_url", "internal_url")
     @classmethod
     def _strip_slash(cls, v: str | None) -> str | None:
         return v.rstrip("/") if v else v

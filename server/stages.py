@@ -24,6 +24,7 @@ import signaling
 from server.keys import GRANTS, LIVE, SETTINGS, SIO
 from server.roles import Principal, Role
 from signaling import EVERY_SESSION, Caller, Host
+from signaling.cluster import ClusterConfig
 
 log = structlog.get_logger("halqa.stages")
 BEAT_S = 2.0
@@ -52,7 +53,7 @@ def media_caller(principal: Principal) -> Caller:
     )
 
 
-def media_host(app: web.Application) -> Host:
+def media_host(app: web.Application, cluster: ClusterConfig | None = None) -> Host:
     """signaling's Host for this app; call after setup_realtime (it needs app[SIO])."""
     from server.realtime.stage import StageSockets
 
@@ -67,6 +68,7 @@ def media_host(app: web.Application) -> Host:
         media=app[SETTINGS].media,
         resolve_token=resolve,
         sio=StageSockets(sio) if sio is not None else None,
+        cluster=cluster,
     )
 
 

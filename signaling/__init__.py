@@ -38,14 +38,18 @@ __all__ = [
 
 def setup(app: web.Application, host: Host) -> None:
     """Attach WHIP/WHEP routes, the stage registry and Socket.IO stage events."""
-    from signaling import aiortc_internals
+    from signaling import aiortc_internals, relay
     from signaling.whip import add_routes
 
     # Refuse to start on an aiortc whose internals moved (see aiortc_internals).
     aiortc_internals.check_compatible()
     app[HOST] = host
     add_routes(app)
+    relay.add_routes(app)
+    # Innermost: the app's own middlewares (errors, rate limits) run first.
+    app.middlewares.append(relay.relay)
     app.cleanup_ctx.append(_stages)
+    app.on_shutdown.append(_drain)
 
 
 async def _stages(app: web.Application) -> AsyncIterator[None]:
@@ -58,9 +62,31 @@ async def _stages(app: web.Application) -> AsyncIterator[None]:
         from signaling.sio_events import register
 
         register(registry, host.sio)
+    from signaling.cluster import ClusterConfig
+    from signaling.directory import open_directory
+    from signaling.node import Node
+    from signaling.relay import NODE_KEY, snapshot
+
+    cluster = host.cluster or ClusterConfig.single()
+    directory = await open_directory(cluster.directory_url)
+    node = Node(registry, cluster, directory)
+    app[NODE_KEY] = node
+    registry.lookup = lambda session: snapshot(node, session)
     registry.start()
+    await node.start()
     yield
+    await node.close()
     await registry.close()
+    await directory.close()
+
+
+async def _drain(app: web.Application) -> None:
+    """SIGTERM: hand this node's stages over before the process exits."""
+    from signaling.relay import NODE_KEY
+
+    node = app.get(NODE_KEY)
+    if node is not None:
+        await node.drain()
 
 
 def counts(app: web.Application) -> dict[str, int]:

@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from signaling.cluster import ClusterConfig
 from signaling.settings import MediaSettings
 
 EVERY_SESSION = "*"
@@ -79,3 +80,5 @@ class Host:
     media: MediaSettings
     resolve_token: TokenResolver
     sio: Sockets | None = None
+    # This process's identity among several (None: a node alone).
+    cluster: ClusterConfig | None = None

@@ -54,6 +54,7 @@ async def open_publisher(
     lines: list[MediaLine],
     media: MediaSettings,
     spawn: Spawn,
+    rid: str | None = None,
 ) -> tuple[Publisher, str]:
     audio = [line for line in lines if line.kind == "audio"]
     video = [line for line in lines if line.kind == "video"]
@@ -63,7 +64,7 @@ async def open_publisher(
             "a publisher sends at most one audio and two video sections (camera, screen)",
         )
     pc = new_pc()
-    pub = Publisher(new_id(), stage.session_id, owner, name, role, position, pc)
+    pub = Publisher(rid or new_id(), stage.session_id, owner, name, role, position, pc)
     try:
         await _accept_offer(pc, offer_text)
         video_labels = iter(("camera", "screen"))
@@ -100,7 +101,9 @@ async def open_viewer(
     mode: str,
     offer_text: str,
     lines: list[MediaLine],
+    rid: str | None = None,
 ) -> tuple[Viewer, str]:
+    slots = stage.max_publishers * len(LABELS)  # browser and pull: every position
     if mode == "browser":
         # Slot i carries position i // 3, label LABELS[i % 3]; the client builds
         # its transceivers in exactly that order (client/js/stage.js).
@@ -112,13 +115,16 @@ async def open_viewer(
             if line.kind != expected:
                 raise BadRequest("slots_mismatch", f"media section {i} must be {expected}")
     pc = new_pc()
-    viewer = Viewer(new_id(), stage.session_id, owner, mode, pc)
+    viewer = Viewer(rid or new_id(), stage.session_id, owner, mode, pc)
     try:
         await _accept_offer(pc, offer_text)
         have_audio = have_video = False
         for i, transceiver in enumerate(pc.getTransceivers()):
-            if mode == "browser":
+            if mode in ("browser", "pull") and i < slots:
                 out = OutStream(transceiver.kind, LABELS[i % 3], i // 3)
+            elif mode == "pull":  # the program's audio and video, after the slots
+                label = "audio" if transceiver.kind == "audio" else "camera"
+                out = OutStream(transceiver.kind, label, -1)
             else:
                 first = not (have_audio if transceiver.kind == "audio" else have_video)
                 if not first:

@@ -11,7 +11,7 @@ from typing import Any
 
 from signaling.errors import Conflict, Forbidden, NotFound, RateLimited, Unavailable
 from signaling.host import Caller
-from signaling.peers import close_pc, open_publisher, open_viewer
+from signaling.peers import close_pc, new_id, open_publisher, open_viewer
 from signaling.sdp import parse_offer
 from signaling.settings import MediaSettings
 from signaling.stage import Publisher, Stage, Viewer
@@ -28,6 +28,12 @@ class StageRegistry:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._offers: dict[str, deque[float]] = {}
         self._ticker: asyncio.Task[None] | None = None
+        # Resource ids; a cluster node makes them name itself (signaling/cluster.py).
+        self.new_id: Callable[[], str] = new_id
+        # Set on a node that stops taking viewers (SIGTERM drain).
+        self.draining = False
+        # The stage as its holder sees it, whichever node holds it (the node sets it).
+        self.lookup: Callable[[str], Awaitable[dict[str, Any]]] | None = None
 
     # -- plumbing -----------------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -51,6 +57,12 @@ class StageRegistry:
             stage = Stage(session_id, self.media.max_publishers, self.media.screen_idle_s)
         return stage.snapshot()
 
+    async def current(self, session_id: str) -> dict[str, Any]:
+        """Like `snapshot`, but asks the stage's holder when it is another node."""
+        if self.lookup is None:
+            return self.snapshot(session_id)
+        return await self.lookup(session_id)
+
     def _drop_if_empty(self, stage: Stage) -> None:
         if stage.empty and self.stages.get(stage.session_id) is stage:
             del self.stages[stage.session_id]
@@ -67,7 +79,10 @@ class StageRegistry:
         return {
             "stages": len(self.stages),
             "publishers": sum(len(s.publishers) for s in self.stages.values()),
-            "viewers": sum(len(s.viewers) for s in self.stages.values()),
+            "viewers": self.viewer_total(),
+            "pulls_served": sum(
+                1 for s in self.stages.values() for v in s.viewers.values() if v.mode == "pull"
+            ),
             "tasks": len(self._tasks),
             "send_drops": sum(v.drops for s in self.stages.values() for v in s.viewers.values()),
             "packets_in": sum(
@@ -77,6 +92,18 @@ class StageRegistry:
                 for t in p.tracks.values()
             ),
         }
+
+    def viewer_total(self) -> int:
+        """Viewers this process serves across its stages (pulls excluded)."""
+        return sum(
+            1 for s in self.stages.values() for v in s.viewers.values() if v.mode != "pull"
+        )
+
+    def has_room(self, session_id: str) -> bool:
+        stage = self.stages.get(session_id)
+        here = 0 if stage is None else sum(1 for v in stage.viewers.values() if v.mode != "pull")
+        return (not self.draining and here < self.media.max_viewers
+                and self.viewer_total() < self.media.max_viewers_total)
 
     def _rate_limit(self, key: str) -> None:
         now = time.monotonic()
@@ -129,6 +156,7 @@ class StageRegistry:
             lines=lines,
             media=self.media,
             spawn=self.spawn,
+            rid=self.new_id(),
         )
         stage.add_publisher(pub)
 
@@ -158,8 +186,7 @@ class StageRegistry:
 
     # -- viewers ------------------------------------------------------------
     def _admit(self, stage: Stage, caller: Caller) -> None:
-        total = sum(len(s.viewers) for s in self.stages.values())
-        if len(stage.viewers) >= self.media.max_viewers or total >= self.media.max_viewers_total:
+        if not self.has_room(stage.session_id):
             raise Unavailable(
                 "stage_full",
                 "this stage is serving as many viewers as it can; try again shortly",
@@ -181,8 +208,18 @@ class StageRegistry:
         stage = self.stage(session_id)
         try:
             self._admit(stage, caller)
+        except BaseException:
+            self._drop_if_empty(stage)
+            raise
+        return await self.attach_viewer(stage, caller.key, mode, offer, lines)
+
+    async def attach_viewer(
+        self, stage: Stage, owner: str, mode: str, offer: str, lines: list[Any]
+    ) -> tuple[Viewer, str]:
+        """Open an admitted viewer's peer connection and put it on the stage."""
+        try:
             viewer, answer = await open_viewer(
-                stage, owner=caller.key, mode=mode, offer_text=offer, lines=lines
+                stage, owner=owner, mode=mode, offer_text=offer, lines=lines, rid=self.new_id()
             )
         except BaseException:
             self._drop_if_empty(stage)

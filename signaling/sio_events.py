@@ -49,7 +49,7 @@ def register(registry: StageRegistry, sio: Sockets) -> None:
     async def state(sid: str, caller: Caller, p: StateIn) -> Ack:
         # Any caller the host resolved may watch (registration is for the event).
         await sio.enter(sid, p.session)
-        return {"stage": registry.snapshot(p.session),
+        return {"stage": await registry.current(p.session),
                 "ice_servers": registry.media.ice_servers_json()}
 
     async def program(sid: str, caller: Caller, p: ProgramIn) -> Ack:

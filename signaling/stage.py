@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
 
 from signaling import aiortc_internals as ai
 from signaling.forward import OutStream, SourceTrack
+
+if TYPE_CHECKING:
+    from signaling.edge import Pull
 
 LABELS = ("audio", "camera", "screen")
 VIEWER_COUNT_EVERY = 1.5  # seconds; keeps the shown count within 2 s of the truth
@@ -57,7 +60,9 @@ class Viewer:
     id: str
     session_id: str
     owner: str
-    mode: str  # "whep" (follows the program) | "browser" (every position)
+    # "whep" (follows the program) | "browser" (every position) | "pull"
+    # (another node: every position, then the program; see signaling/edge.py)
+    mode: str
     pc: RTCPeerConnection
     outs: list[OutStream] = field(default_factory=list)
     created_at: float = field(default_factory=time.monotonic)
@@ -105,6 +110,12 @@ class Stage:
         self._last_emit = 0.0
         self._last_snapshot: dict[str, Any] | None = None
         self.on_change: Callable[[Stage], None] = lambda stage: None
+        # On an edge: the holder's node id, and the pull feeding our viewers.
+        # An edge never speaks for the stage (the holder's snapshot does).
+        self.follows: str | None = None
+        self.upstream: Pull | None = None
+        # On the holder: viewers other nodes serve (read from the directory).
+        self.remote_viewers = 0
 
     # -- publishers ---------------------------------------------------------
     def free_position(self) -> int | None:
@@ -142,7 +153,9 @@ class Stage:
 
     # -- viewers ------------------------------------------------------------
     def source_for(self, viewer: Viewer, out: OutStream) -> SourceTrack | None:
-        if viewer.mode == "whep":
+        if self.upstream is not None:
+            return self.upstream.source(viewer.mode, out.kind, out.label, out.position)
+        if viewer.mode == "whep" or out.position < 0:
             pub = self.program
             if pub is None:
                 return None
@@ -184,9 +197,13 @@ class Stage:
                 (p.public(self.screen_idle_s) for p in self.publishers.values() if p.connected),
                 key=lambda p: p["position"],
             ),
-            "viewers": sum(1 for v in self.viewers.values() if v.connected),
+            "viewers": self.local_viewers() + self.remote_viewers,
             "slots": {"positions": self.max_publishers, "labels": list(LABELS)},
         }
+
+    def local_viewers(self) -> int:
+        """Viewers this process serves (another node's pull is not one)."""
+        return sum(1 for v in self.viewers.values() if v.connected and v.mode != "pull")
 
     def changed(self) -> None:
         """Tell listeners if what clients see has changed (idempotent).
@@ -195,6 +212,8 @@ class Stage:
         viewer count alone at most every VIEWER_COUNT_EVERY seconds (the ticker
         calls this twice a second), so a crowd joining is not a broadcast storm.
         """
+        if self.follows is not None and not self.publishers:
+            return
         snap = self.snapshot()
         last = self._last_snapshot
         if snap == last:

@@ -22,6 +22,7 @@ from server.errors import (
     invalid_fields,
 )
 from server.keys import LIVE, SETTINGS
+from signaling.cluster import FORWARDED_HEADER
 from signaling.http_errors import error_body, failure_response
 
 log = structlog.get_logger("halqa.http")
@@ -126,8 +127,11 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     Answers served from memory (routes named "public:…") are exempt, like
     static files: they cost less than the limiter's own check would (a Redis
     round trip with several processes), and a rush of visitors behind one
-    campus address must not be refused the program."""
-    if _is_api(request) and not (request.match_info.route.name or "").startswith("public:"):
+    campus address must not be refused the program. A request another node
+    forwarded was counted there, under the real client's address (the relay
+    refuses it unless a node signed it)."""
+    public = (request.match_info.route.name or "").startswith("public:")
+    if _is_api(request) and not public and FORWARDED_HEADER not in request.headers:
         limit = request.app[SETTINGS].limits.requests_per_minute
         if not await request.app[LIVE].hit(f"req:{client_ip(request)}", limit, 60):
             raise RateLimited("rate_limited", "too many requests; slow down", retry_after=60)

@@ -1,0 +1,154 @@
+"""Edge pulls: a node serving viewers of a stage held elsewhere pulls it once.
+
+The pull is a WHEP-style peer connection from the edge (offerer, receive-only)
+to the holder, with every slot of the stage: `positions × 3` sections laid out
+as the watch page's (audio, camera, screen per position), then the program's
+audio and video. On the holder it is one `Viewer` in mode "pull"; on the edge
+each section feeds a `SourceTrack`, and the edge's own viewers subscribe to
+those exactly as origin viewers subscribe to publishers' tracks: same RTP
+rewrite, same keyframe waits. Packets are forwarded as they arrive (no
+decoding, no frame buffering), so the hop adds the two sockets' time.
+
+Upstream feedback is per edge, not per viewer: an edge viewer's PLI goes
+through the edge track's coalescing (one per interval) to the holder, whose
+own coalescing reaches the publisher; an edge viewer's NACK is served from
+the edge track's cache, and the edge's receivers NACK the holder for what the
+hop itself lost (aiortc's NACK generator on the pull).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiortc import RTCSessionDescription
+
+from signaling import aiortc_internals as ai
+from signaling.cluster import ClusterConfig
+from signaling.forward import SourceTrack
+from signaling.peers import close_pc, new_pc
+from signaling.sdp import MediaLine, parse_offer
+from signaling.settings import MediaSettings
+from signaling.stage import LABELS
+
+log = logging.getLogger("halqa.edge")
+Spawn = Callable[[Any], None]
+PULL_PATH = "/internal/pull/{session_id}"
+
+
+def pull_kinds(positions: int) -> list[str]:
+    """Section kinds of a pull offer: every position's slots, then the program."""
+    slots = ["audio" if LABELS[i % 3] == "audio" else "video" for i in range(positions * 3)]
+    return [*slots, "audio", "video"]
+
+
+def check_pull_offer(lines: list[MediaLine], positions: int) -> str | None:
+    """Why a pull offer does not fit this stage's layout, or None."""
+    kinds = pull_kinds(positions)
+    if len(lines) != len(kinds):
+        return f"a pull offer has {len(kinds)} media sections"
+    for i, (line, kind) in enumerate(zip(lines, kinds, strict=True)):
+        if line.kind != kind:
+            return f"media section {i} must be {kind}"
+    return None
+
+
+class PullRefused(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"holder answered {status}: {body[:200]}")
+        self.status = status
+
+
+class Pull:
+    """The edge's side of one pull: one stage, from one holder."""
+
+    def __init__(
+        self, session_id: str, holder: str, holder_url: str, positions: int,
+        media: MediaSettings, spawn: Spawn,
+    ) -> None:
+        self.session_id = session_id
+        self.holder = holder
+        self.holder_url = holder_url
+        self.positions = positions
+        self.media = media
+        self.spawn = spawn
+        self.pc = new_pc()
+        self.tracks: list[SourceTrack] = []
+        self.location: str | None = None
+        self.created_at = time.monotonic()
+        self.closed = False
+
+    @property
+    def connected(self) -> bool:
+        return self.pc.connectionState == "connected"
+
+    def source(self, mode: str, kind: str, label: str, position: int) -> SourceTrack | None:
+        """The pulled track an edge viewer's slot follows (same rules as the origin)."""
+        if not self.tracks:
+            return None
+        if mode == "whep" or position < 0:
+            return self.tracks[self.positions * 3 + (0 if kind == "audio" else 1)]
+        if position >= self.positions:
+            return None
+        return self.tracks[position * 3 + LABELS.index(label)]
+
+    async def open(self, cluster: ClusterConfig, http: aiohttp.ClientSession) -> None:
+        kinds = pull_kinds(self.positions)
+        for kind in kinds:
+            self.pc.addTransceiver(kind, direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = self.pc.localDescription.sdp
+        lines = parse_offer(offer, want="recv")
+        for i, (transceiver, line) in enumerate(zip(self.pc.getTransceivers(), lines, strict=True)):
+            program = i >= self.positions * 3
+            label = ("audio" if line.kind == "audio" else "camera") if program else LABELS[i % 3]
+            receiver = transceiver.receiver
+
+            def ask(ssrc: int, receiver: Any = receiver) -> None:
+                self.spawn(ai.send_pli(receiver, ssrc))
+
+            track = SourceTrack(
+                line.kind, label, dict(line.mimes), ask,
+                cache_size=self.media.packet_cache,
+                min_interval=self.media.keyframe_min_interval_ms / 1000,
+            )
+            ai.tap_receiver(receiver, track.on_packet)
+            self.tracks.append(track)
+        path = PULL_PATH.format(session_id=self.session_id)
+        body = offer.encode()
+        headers = {**cluster.sign("POST", path, body), "Content-Type": "application/sdp"}
+        async with http.post(self.holder_url + path, data=body, headers=headers,
+                             timeout=aiohttp.ClientTimeout(total=10)) as r:
+            text = await r.text()
+            if r.status != 201:
+                raise PullRefused(r.status, text)
+            self.location = r.headers.get("Location")
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="answer"))
+        ai.grow_receive_buffers(self.pc.getTransceivers()[0].receiver.transport, 4 << 20)
+
+    def retry_keyframes(self, retry_s: float) -> None:
+        """Edge viewers still waiting for a keyframe ask again (as the registry's tick does)."""
+        now = time.monotonic()
+        for track in self.tracks:
+            if track.waiting and now - track.last_packet_at < retry_s:
+                track.request_keyframe()
+
+    async def close(self, cluster: ClusterConfig, http: aiohttp.ClientSession | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for track in self.tracks:
+            track.close()
+        if http is not None and self.location:
+            # Tell the holder at once; without it the holder notices by ICE timeout.
+            try:
+                headers = cluster.sign("DELETE", self.location)
+                async with http.delete(self.holder_url + self.location, headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=2)):
+                    pass
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.info("pull of %s: DELETE at the holder failed: %r", self.session_id, exc)
+        await close_pc(self.pc)

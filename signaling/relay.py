@@ -1,0 +1,264 @@
+"""Any node serves any WHIP/WHEP request: route it to the node that must handle it.
+
+    POST   /whip/{s}             -> the stage's holder (one origin per stage);
+                                    nobody holds it: this node claims it
+    POST   /whep/{s}             -> here (pulling the stage if held elsewhere);
+                                    here full or draining: the node with most room
+    PATCH, DELETE /wh{i,e}p/{s}/{resource}
+                                 -> the node the resource id names
+Forwarded requests carry the user's own Authorization (the target checks it
+again) and a node signature; they are never forwarded a second time. The SDP
+answer names the target's ICE candidates, so media then flows straight
+between the client and that node.
+
+Node-to-node routes (signed, see signaling/cluster.py):
+    POST   /internal/pull/{s}            an edge pulls a stage it does not hold
+    DELETE /internal/pull/{s}/{resource} ... and stops
+    GET    /internal/stage/{s}           the holder's stage snapshot
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from signaling.cluster import FORWARDED_HEADER, ClusterAuthError, resource_node
+from signaling.edge import PULL_PATH, check_pull_offer
+from signaling.node import Node
+from signaling.sdp import parse_offer
+
+log = logging.getLogger("halqa.relay")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PASS_REQUEST = ("Authorization", "Content-Type", "If-Match")
+PASS_RESPONSE = (
+    "Content-Type", "Location", "ETag", "Accept-Patch", "Accept-Post", "Link", "Retry-After",
+    "WWW-Authenticate", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers", "Access-Control-Expose-Headers", "Access-Control-Max-Age",
+)
+NODE_KEY: web.AppKey[Node] = web.AppKey("signaling.node", Node)
+SDP = "application/sdp"
+RETRY = {"Retry-After": "1"}
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    resp = web.json_response({"error": {"code": code, "message": message}}, status=status)
+    resp.headers.update(headers)
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+def _route(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else ""
+
+
+@web.middleware
+async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = _route(request)
+    if not route.startswith(("/whip/", "/whep/")) or request.method == "OPTIONS":
+        return await handler(request)
+    node = request.app[NODE_KEY]
+    if FORWARDED_HEADER in request.headers:
+        try:  # signed without the body: the target checks the user's token itself
+            node.cluster.verify(request.method, request.path_qs, request.headers, b"")
+        except ClusterAuthError as exc:
+            log.warning("refused a forwarded %s %s: %s", request.method, request.path, exc)
+            return _error(401, "cluster_unauthorized", "node signature refused")
+        if route == "/whip/{session_id}" and request.method == "POST":
+            holder = await node.claim(request.match_info["session_id"])
+            if holder != node.id:
+                return _error(503, "stage_moving", "this stage moved; retry", **RETRY)
+        return await handler(request)
+    session = request.match_info["session_id"]
+    if "resource_id" in request.match_info:
+        owner = resource_node(request.match_info["resource_id"])
+        if owner is None or owner == node.id:
+            return await handler(request)
+        url = node.url_of(owner) or await _lookup(node, owner)
+        if url is None:
+            return _error(404, "not_found", "no such resource (its node is gone)")
+        return await _forward(node, request, url)
+    if route.startswith("/whip/"):
+        return await _publish(node, request, handler, session)
+    if node.registry.has_room(session):
+        response = await handler(request)
+        if response.status == 201:
+            await _follow_now(node, session)
+        return response
+    other = node.with_room(session)
+    if other is None:
+        return await handler(request)  # answers stage_full: the whole cluster is full
+    return await _forward(node, request, other.url)
+
+
+async def _publish(
+    node: Node, request: web.Request, handler: Handler, session: str
+) -> web.StreamResponse:
+    try:
+        holder = await node.claim(session)
+    except Exception as exc:  # the directory is away: serve here rather than refuse
+        log.warning("stage directory unreachable (%r): publishing %s here", exc, session)
+        return await handler(request)
+    if holder == node.id:
+        return await handler(request)
+    url = node.url_of(holder) or await _lookup(node, holder)
+    if url is not None:
+        try:
+            return await _forward(node, request, url, raise_dead=True)
+        except (aiohttp.ClientConnectionError, TimeoutError):
+            pass
+    # The holder does not answer (crashed before its claim expired): take over.
+    if await node.takeover(session, holder) == node.id:
+        return await handler(request)
+    return _error(503, "stage_moving", "this stage is moving; retry", **RETRY)
+
+
+async def _follow_now(node: Node, session: str) -> None:
+    """A new viewer here: start pulling at once rather than at the next beat."""
+    stage = node.registry.stages.get(session)
+    if stage is None or stage.publishers:
+        return
+    try:
+        holder = (await node.directory.holders([session]))[session]
+    except Exception:  # the beat will try again
+        return
+    node.follow(session, holder)
+
+
+async def _lookup(node: Node, other: str) -> str | None:
+    try:
+        node.nodes = {n.id: n for n in await node.directory.nodes()}
+    except Exception:
+        return None
+    return node.url_of(other)
+
+
+async def _forward(
+    node: Node, request: web.Request, url: str, raise_dead: bool = False
+) -> web.StreamResponse:
+    body = await _read(request) if request.can_read_body else b""
+    headers = {k: request.headers[k] for k in PASS_REQUEST if k in request.headers}
+    headers.update(node.cluster.sign(request.method, request.path_qs, b""))
+    headers[FORWARDED_HEADER] = "1"
+    headers["X-Forwarded-For"] = request.remote or ""
+    assert node.http is not None
+    try:
+        async with node.http.request(
+            request.method, url + request.path_qs, data=body, headers=headers,
+            timeout=aiohttp.ClientTimeout(total=15, connect=2),
+        ) as r:
+            payload = await r.read()
+            response = web.Response(status=r.status, body=payload)
+            for name in PASS_RESPONSE:
+                for value in r.headers.getall(name, []):
+                    response.headers.add(name, value)
+            return response
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        if raise_dead:
+            raise
+        log.warning("forwarding %s %s to %s failed: %r", request.method, request.path, url, exc)
+        return _error(503, "node_unavailable", "the node serving this is unreachable; retry",
+                      **RETRY)
+
+
+async def _read(request: web.Request, limit: int = 128 * 1024) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- node-to-node routes ----------------------------------------------------
+async def _signed(request: web.Request, body: bytes = b"") -> str:
+    node = request.app[NODE_KEY]
+    try:
+        return node.cluster.verify(request.method, request.path_qs, request.headers, body)
+    except ClusterAuthError as exc:
+        log.warning("refused %s %s from %s: %s", request.method, request.path,
+                    request.remote, exc)
+        raise web.HTTPUnauthorized(
+            text='{"error": {"code": "cluster_unauthorized", "message": "node signature refused"}}',
+            content_type="application/json",
+        ) from None
+
+
+async def pull_post(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE_KEY]
+    body = await _read(request)
+    edge = await _signed(request, body)
+    session = request.match_info["session_id"]
+    registry = node.registry
+    stage = registry.stages.get(session)
+    # Only the holder serves pulls, and never to itself: no loop can form.
+    if edge == node.id or stage is None or not stage.publishers or session not in node.held:
+        log.warning("node %s asked to pull %s, which this node does not hold", edge, session)
+        return _error(409, "not_holder", "this node does not hold that stage")
+    try:
+        lines = parse_offer(body.decode("utf-8", "replace"), want="recv")
+    except Exception as exc:
+        return _error(400, "sdp_malformed", f"pull offer refused: {exc}")
+    problem = check_pull_offer(lines, stage.max_publishers)
+    if problem is not None:
+        return _error(400, "slots_mismatch", problem)
+    viewer, answer = await registry.attach_viewer(
+        stage, f"node:{edge}", "pull", body.decode(), lines
+    )
+    log.info("stage %s: node %s pulls it", session, edge)
+    response = web.Response(status=201, text=answer, content_type=SDP)
+    response.headers["Location"] = PULL_PATH.format(session_id=session) + f"/{viewer.id}"
+    return response
+
+
+async def pull_delete(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE_KEY]
+    edge = await _signed(request)
+    m = request.match_info
+    stage = node.registry.stages.get(m["session_id"])
+    viewer = stage.viewers.get(m["resource_id"]) if stage is not None else None
+    if stage is None or viewer is None or viewer.owner != f"node:{edge}":
+        return _error(404, "not_found", "no such pull")
+    await node.registry.close_viewer(stage, viewer)
+    return web.Response(status=200)
+
+
+async def stage_get(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE_KEY]
+    await _signed(request)
+    return web.json_response(node.registry.snapshot(request.match_info["session_id"]))
+
+
+async def snapshot(node: Node, session: str) -> dict[str, Any]:
+    """The stage as its holder sees it, whichever node is asked."""
+    stage = node.registry.stages.get(session)
+    if stage is not None and stage.publishers:
+        return node.registry.snapshot(session)
+    try:
+        holder = (await node.directory.holders([session]))[session]
+    except Exception:
+        holder = None
+    url = node.url_of(holder) if holder and holder != node.id else None
+    if url is not None and node.http is not None:
+        path = f"/internal/stage/{session}"
+        try:
+            async with node.http.get(url + path, headers=node.cluster.sign("GET", path),
+                                     timeout=aiohttp.ClientTimeout(total=2)) as r:
+                if r.status == 200:
+                    data: dict[str, Any] = await r.json()
+                    return data
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("stage %s: holder %s did not answer: %r", session, holder, exc)
+    return node.registry.snapshot(session)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(PULL_PATH, pull_post)
+    app.router.add_delete(PULL_PATH + "/{resource_id}", pull_delete)
+    app.router.add_get("/internal/stage/{session_id}", stage_get)

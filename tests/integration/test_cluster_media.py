@@ -1,0 +1,89 @@
+"""Two nodes in this process, one Redis: any node serves any stage's media.
+
+The publisher reaches node A; viewers on node B get the stage through one
+pull from A however many they are; WHIP landing on B is forwarded to the
+holder; a resource's DELETE works from either node; forged node requests
+are refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import aiohttp
+
+from signaling.cluster import FORWARDED_HEADER, ClusterConfig
+from signaling.relay import NODE_KEY
+from tests.stage_helpers import bearer, wait_for, whep_play, whip_publish
+from tests.support import Halqa, app_server
+
+SESSION = "panel-housing"
+
+
+def node(h: Halqa) -> object:
+    assert h.app is not None
+    return h.app[NODE_KEY]
+
+
+async def test_edge_viewers_share_one_pull_and_requests_route(
+    tmp_path: Path, redis_url: str
+) -> None:
+    shared = {"redis_url": redis_url, "organizer_token": "o" * 32,
+              "cluster_secret": secrets.token_urlsafe(32)}
+    async with app_server(tmp_path, **shared) as a, app_server(tmp_path, **shared) as b:
+        na, nb = node(a), node(b)
+        speaker = await a.invite("speaker", SESSION)
+        pub = await whip_publish(a.http, a.url, SESSION, speaker)
+        peers = []
+        try:
+            await wait_for(lambda: SESSION in na.held, what="A holds the stage")  # type: ignore[attr-defined]
+            viewers = [await a.register(f"V{i}") for i in range(3)]
+            peers = [await whep_play(b.http, b.url, SESSION, t) for t in viewers]
+            peers.append(await whep_play(a.http, a.url, SESSION, viewers[0]))
+            await wait_for(lambda: all(p.frames["video"] > 5 and p.frames["audio"] > 5
+                                       for p in peers), timeout=20, what="media on both nodes")
+            # One pull from B, whatever B's viewer count.
+            ra = a.app[NODE_KEY].registry  # type: ignore[index]
+            assert ra.counts()["pulls_served"] == 1 and ra.counts()["viewers"] == 1
+            assert len(nb.pulls) == 1  # type: ignore[attr-defined]
+            # The holder's count includes B's viewers (read from the directory).
+            await wait_for(lambda: ra.snapshot(SESSION)["viewers"] == 4, timeout=6,
+                           what="the holder counts edge viewers")
+
+            # A second speaker reaching B is forwarded to A: one origin.
+            speaker2 = await a.invite("speaker", SESSION)
+            pub2 = await whip_publish(b.http, b.url, SESSION, speaker2)
+            assert pub2.location.split("/")[-1].startswith(na.id + ".")  # type: ignore[attr-defined]
+            await wait_for(lambda: len(ra.stages[SESSION].publishers) == 2, what="2 speakers on A")
+            assert not nb.registry.stages[SESSION].publishers  # type: ignore[attr-defined]
+            # Its DELETE through B reaches A.
+            async with b.http.delete(b.url + pub2.location, headers=bearer(speaker2)) as r:
+                assert r.status == 200, await r.text()
+            await wait_for(lambda: len(ra.stages[SESSION].publishers) == 1, what="deleted on A")
+            await pub2.pc.close()
+
+            # Forged node requests are refused.
+            forged = ClusterConfig("evil", "http://x", b"x" * 32)
+            path = f"/internal/pull/{SESSION}"
+            async with b.http.post(a.url + path, data=b"v=0",
+                                   headers=forged.sign("POST", path, b"v=0")) as r:
+                assert r.status == 401
+            async with b.http.post(a.url + path, data=b"v=0") as r:
+                assert r.status == 401
+            async with b.http.post(f"{a.url}/whip/{SESSION}", data=b"v=0", headers={
+                    **bearer(speaker), FORWARDED_HEADER: "1",
+                    "Content-Type": "application/sdp"}) as r:
+                assert r.status == 401
+            # A node asked to serve a stage it does not hold refuses (B holds
+            # nothing), and the holder refuses to pull from itself: no loops.
+            async with aiohttp.ClientSession() as http:
+                for target, signer in ((b, na), (a, na)):
+                    cfg = signer.cluster  # type: ignore[attr-defined]
+                    async with http.post(target.url + path, data=b"v=0",
+                                         headers=cfg.sign("POST", path, b"v=0")) as r:
+                        assert r.status == 409, await r.text()
+        finally:
+            for p in peers:
+                await p.close()
+            await pub.close(a.http, a.url)
