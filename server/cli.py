@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -32,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--config", type=Path, dest="serve_config", help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--workers", type=int, nargs="?", const=os.cpu_count() or 1, metavar="N",
+        help="run N processes on the port (alone: one per core); needs Redis, "
+        "started privately when redis_url is unset",
+    )
+    # A worker of `--workers`: shares the port with its siblings.
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     sub.add_parser("migrate", help="apply database migrations")
 
@@ -51,11 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides: dict[str, Any] = {}
         if args.command == "serve":
-            overrides = {"host": args.host, "port": args.port}
+            overrides = {"host": args.host, "port": args.port, "workers": args.workers}
         settings = load_settings(config, **overrides)
         logs.configure(settings.log_level, settings.log_format)
+        if args.command == "serve" and settings.workers > 1:
+            from server.supervisor import run_workers
+
+            return run_workers(settings, settings.workers, config)
         if args.command == "serve":
-            return serve_forever(settings)
+            return serve_forever(settings, reuse_port=args.reuse_port)
         return asyncio.run(_admin(settings, args))
     except ConfigError as exc:
         print(f"halqa: {exc}", file=sys.stderr)
@@ -65,10 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def serve_forever(settings: Settings) -> int:
+def serve_forever(settings: Settings, reuse_port: bool = False) -> int:
     from server.app import create_app
 
-    app = create_app(settings)
+    try:
+        internal = _internal_socket(settings)
+    except OSError as exc:
+        print(f"halqa: cannot listen on the internal address: {exc}", file=sys.stderr)
+        return 1
+    host, port = internal.getsockname()[:2]
+    internal_url = settings.internal_url or f"http://{host}:{port}"
+    app = create_app(settings, internal_url=internal_url)
 
     async def announce(app: web.Application) -> None:
         print(f"halqa is running: open {settings.base_url}/", flush=True)
@@ -81,11 +102,31 @@ def serve_forever(settings: Settings) -> int:
             "(HALQA_PUBLIC_URL) to the address people use",
         )
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+        web.run_app(app, host=settings.host, port=settings.port, sock=[internal],
+                    reuse_port=reuse_port or None, print=None, access_log=None)
     except STARTUP_FAILURES as exc:
         print(f"halqa: cannot start: {_reason(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _internal_socket(settings: Settings) -> socket.socket:
+    """Where other nodes reach this one: `internal_url`'s address, else 127.0.0.1:<any>.
+
+    Apart from the public port because workers share that one (SO_REUSEPORT):
+    a request meant for one worker must reach that worker.
+    """
+    host, port = "127.0.0.1", 0
+    if settings.internal_url:
+        parsed = urlsplit(settings.internal_url)
+        host, port = parsed.hostname or host, parsed.port or 0
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
 
 
 # What a wrong setting or a missing service looks like at start-up: reported in

@@ -16,6 +16,7 @@ Importing this package is cheap: aiortc loads with `setup`, so the CLI and
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -30,6 +31,7 @@ __all__ = [
     "MediaSettings",
     "Sockets",
     "TokenResolver",
+    "cluster_view",
     "counts",
     "live_sessions",
     "setup",
@@ -90,9 +92,33 @@ async def _drain(app: web.Application) -> None:
 
 
 def counts(app: web.Application) -> dict[str, int]:
-    """This process's stages, publishers, viewers, tasks and forwarding drops."""
+    """This process's stages, publishers, viewers, pulls, tasks and forwarding drops."""
+    from signaling.relay import NODE_KEY
+
     registry = app.get(REGISTRY)
-    return registry.counts() if registry is not None else {}
+    node = app.get(NODE_KEY)
+    out = registry.counts() if registry is not None else {}
+    if node is not None:
+        out.update(node.counts())
+    return out
+
+
+async def cluster_view(app: web.Application) -> dict[str, Any]:
+    """This node's id and every live node's last beat (the dashboard's per-process table)."""
+    from dataclasses import asdict
+
+    from signaling.relay import NODE_KEY
+
+    node = app.get(NODE_KEY)
+    if node is None:
+        return {"node": None, "nodes": []}
+    try:
+        nodes = await node.directory.nodes()
+    except Exception:  # the directory is away: what we knew at the last beat
+        nodes = list(node.nodes.values())
+    if not any(n.id == node.id for n in nodes):
+        nodes.append(node.info())
+    return {"node": node.id, "nodes": [asdict(n) for n in nodes]}
 
 
 def live_sessions(app: web.Application) -> set[str]:

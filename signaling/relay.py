@@ -106,11 +106,8 @@ async def _publish(
     if holder == node.id:
         return await handler(request)
     url = node.url_of(holder) or await _lookup(node, holder)
-    if url is not None:
-        try:
-            return await _forward(node, request, url, raise_dead=True)
-        except (aiohttp.ClientConnectionError, TimeoutError):
-            pass
+    if url is not None and await _alive(node, url):
+        return await _forward(node, request, url)
     # The holder does not answer (crashed before its claim expired): take over.
     if await node.takeover(session, holder) == node.id:
         return await handler(request)
@@ -129,6 +126,16 @@ async def _follow_now(node: Node, session: str) -> None:
     node.follow(session, holder)
 
 
+async def _alive(node: Node, url: str) -> bool:
+    """Asked before forwarding a publisher: the body can be read only once."""
+    assert node.http is not None
+    try:
+        async with node.http.get(url + "/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+            return r.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
 async def _lookup(node: Node, other: str) -> str | None:
     try:
         node.nodes = {n.id: n for n in await node.directory.nodes()}
@@ -137,9 +144,7 @@ async def _lookup(node: Node, other: str) -> str | None:
     return node.url_of(other)
 
 
-async def _forward(
-    node: Node, request: web.Request, url: str, raise_dead: bool = False
-) -> web.StreamResponse:
+async def _forward(node: Node, request: web.Request, url: str) -> web.StreamResponse:
     body = await _read(request) if request.can_read_body else b""
     headers = {k: request.headers[k] for k in PASS_REQUEST if k in request.headers}
     headers.update(node.cluster.sign(request.method, request.path_qs, b""))
@@ -158,8 +163,6 @@ async def _forward(
                     response.headers.add(name, value)
             return response
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-        if raise_dead:
-            raise
         log.warning("forwarding %s %s to %s failed: %r", request.method, request.path, url, exc)
         return _error(503, "node_unavailable", "the node serving this is unreachable; retry",
                       **RETRY)

@@ -153,7 +153,9 @@ class Stage:
 
     # -- viewers ------------------------------------------------------------
     def source_for(self, viewer: Viewer, out: OutStream) -> SourceTrack | None:
-        if self.upstream is not None:
+        if self.upstream is not None and not self.publishers:
+            # An edge: the pull feeds us. Publishers here (this node just
+            # became the holder) win at once, before the next beat drops the pull.
             return self.upstream.source(viewer.mode, out.kind, out.label, out.position)
         if viewer.mode == "whep" or out.position < 0:
             pub = self.program

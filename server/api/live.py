@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+import signaling
 from server import attendance
 from server.auth import require_organizer
 from server.errors import not_found
@@ -40,6 +41,12 @@ async def live_session(request: web.Request) -> web.Response:
         "online": [{"user": m.key, "name": m.name} for m in online]})
 
 
+async def cluster(request: web.Request) -> web.Response:
+    """Every halqa process: its stages, viewers, pulls and load (the dashboard's table)."""
+    await require_organizer(request)
+    return web.json_response(await signaling.cluster_view(request.app))
+
+
 async def attendance_summary(request: web.Request) -> web.Response:
     await require_organizer(request)
     return web.json_response({"sessions": await attendance.summary(request.app[DB])})
@@ -54,5 +61,6 @@ def setup_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/live", live_counts)
     r.add_get("/api/live/{id}", live_session)
+    r.add_get("/api/cluster", cluster)
     r.add_get("/api/attendance", attendance_summary)
     r.add_get("/api/attendance/{id}", attendance_session)
