@@ -103,7 +103,10 @@ def serve_forever(settings: Settings, reuse_port: bool = False) -> int:
         )
     try:
         web.run_app(app, host=settings.host, port=settings.port, sock=[internal],
-                    reuse_port=reuse_port or None, print=None, access_log=None)
+                    reuse_port=reuse_port or None, print=None, access_log=None,
+                    # After the drain, open websockets (Socket.IO) are cut: their
+                    # pages reconnect to another process by themselves.
+                    shutdown_timeout=SHUTDOWN_S)
     except STARTUP_FAILURES as exc:
         print(f"halqa: cannot start: {_reason(exc)}", file=sys.stderr)
         return 1
@@ -127,6 +130,9 @@ def _internal_socket(settings: Settings) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+SHUTDOWN_S = 3.0
 
 
 # What a wrong setting or a missing service looks like at start-up: reported in

@@ -250,7 +250,7 @@ class Node:
             await pull.close(self.cluster, self.http)
 
     # -- drain --------------------------------------------------------------
-    async def drain(self, grace_s: float = 2.0) -> None:
+    async def drain(self, grace_s: float = 0.5) -> None:
         """SIGTERM: take no more viewers, hand stages over, let viewers go elsewhere.
 
         Claims are released first, so the publishers, reconnecting through

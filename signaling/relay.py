@@ -28,6 +28,15 @@ from aiohttp import web
 
 from signaling.cluster import FORWARDED_HEADER, ClusterAuthError, resource_node
 from signaling.edge import PULL_PATH, check_pull_offer
+from signaling.errors import (
+    BadRequest,
+    Conflict,
+    Failure,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
+from signaling.http_errors import failure_response
 from signaling.node import Node
 from signaling.sdp import parse_offer
 
@@ -41,14 +50,12 @@ PASS_RESPONSE = (
 )
 NODE_KEY: web.AppKey[Node] = web.AppKey("signaling.node", Node)
 SDP = "application/sdp"
-RETRY = {"Retry-After": "1"}
 
 
-def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
-    resp = web.json_response({"error": {"code": code, "message": message}}, status=status)
-    resp.headers.update(headers)
-    resp.headers["Access-Control-Allow-Origin"] = "*"
-    return resp
+def _error(failure: Failure) -> web.Response:
+    response = failure_response(failure)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def _route(request: web.Request) -> str:
@@ -67,11 +74,11 @@ async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
             node.cluster.verify(request.method, request.path_qs, request.headers, b"")
         except ClusterAuthError as exc:
             log.warning("refused a forwarded %s %s: %s", request.method, request.path, exc)
-            return _error(401, "cluster_unauthorized", "node signature refused")
+            return _error(Unauthorized("cluster_unauthorized", "node signature refused"))
         if route == "/whip/{session_id}" and request.method == "POST":
             holder = await node.claim(request.match_info["session_id"])
             if holder != node.id:
-                return _error(503, "stage_moving", "this stage moved; retry", **RETRY)
+                return _error(Unavailable("stage_moving", "this stage moved; retry", retry_after=1))
         return await handler(request)
     session = request.match_info["session_id"]
     if "resource_id" in request.match_info:
@@ -80,7 +87,7 @@ async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
             return await handler(request)
         url = node.url_of(owner) or await _lookup(node, owner)
         if url is None:
-            return _error(404, "not_found", "no such resource (its node is gone)")
+            return _error(NotFound("not_found", "no such resource (its node is gone)"))
         return await _forward(node, request, url)
     if route.startswith("/whip/"):
         return await _publish(node, request, handler, session)
@@ -111,7 +118,7 @@ async def _publish(
     # The holder does not answer (crashed before its claim expired): take over.
     if await node.takeover(session, holder) == node.id:
         return await handler(request)
-    return _error(503, "stage_moving", "this stage is moving; retry", **RETRY)
+    return _error(Unavailable("stage_moving", "this stage is moving; retry", retry_after=1))
 
 
 async def _follow_now(node: Node, session: str) -> None:
@@ -164,8 +171,8 @@ async def _forward(node: Node, request: web.Request, url: str) -> web.StreamResp
             return response
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         log.warning("forwarding %s %s to %s failed: %r", request.method, request.path, url, exc)
-        return _error(503, "node_unavailable", "the node serving this is unreachable; retry",
-                      **RETRY)
+        return _error(Unavailable("node_unavailable", "the node serving this is unreachable; retry",
+                                  retry_after=1))
 
 
 async def _read(request: web.Request, limit: int = 128 * 1024) -> bytes:
@@ -187,10 +194,7 @@ async def _signed(request: web.Request, body: bytes = b"") -> str:
     except ClusterAuthError as exc:
         log.warning("refused %s %s from %s: %s", request.method, request.path,
                     request.remote, exc)
-        raise web.HTTPUnauthorized(
-            text='{"error": {"code": "cluster_unauthorized", "message": "node signature refused"}}',
-            content_type="application/json",
-        ) from None
+        raise Unauthorized("cluster_unauthorized", "node signature refused") from None
 
 
 async def pull_post(request: web.Request) -> web.StreamResponse:
@@ -203,14 +207,14 @@ async def pull_post(request: web.Request) -> web.StreamResponse:
     # Only the holder serves pulls, and never to itself: no loop can form.
     if edge == node.id or stage is None or not stage.publishers or session not in node.held:
         log.warning("node %s asked to pull %s, which this node does not hold", edge, session)
-        return _error(409, "not_holder", "this node does not hold that stage")
+        return _error(Conflict("not_holder", "this node does not hold that stage"))
     try:
         lines = parse_offer(body.decode("utf-8", "replace"), want="recv")
     except Exception as exc:
-        return _error(400, "sdp_malformed", f"pull offer refused: {exc}")
+        return _error(BadRequest("sdp_malformed", f"pull offer refused: {exc}"))
     problem = check_pull_offer(lines, stage.max_publishers)
     if problem is not None:
-        return _error(400, "slots_mismatch", problem)
+        return _error(BadRequest("slots_mismatch", problem))
     viewer, answer = await registry.attach_viewer(
         stage, f"node:{edge}", "pull", body.decode(), lines
     )
@@ -227,7 +231,7 @@ async def pull_delete(request: web.Request) -> web.StreamResponse:
     stage = node.registry.stages.get(m["session_id"])
     viewer = stage.viewers.get(m["resource_id"]) if stage is not None else None
     if stage is None or viewer is None or viewer.owner != f"node:{edge}":
-        return _error(404, "not_found", "no such pull")
+        return _error(NotFound("not_found", "no such pull"))
     await node.registry.close_viewer(stage, viewer)
     return web.Response(status=200)
 
@@ -261,7 +265,19 @@ async def snapshot(node: Node, session: str) -> dict[str, Any]:
     return node.registry.snapshot(session)
 
 
+def _answers(handler: Handler) -> Handler:
+    """Node routes answer failures themselves (a bare media server has no error middleware)."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Failure as failure:
+            return _error(failure)
+
+    return wrapped
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(PULL_PATH, pull_post)
-    app.router.add_delete(PULL_PATH + "/{resource_id}", pull_delete)
-    app.router.add_get("/internal/stage/{session_id}", stage_get)
+    app.router.add_post(PULL_PATH, _answers(pull_post))
+    app.router.add_delete(PULL_PATH + "/{resource_id}", _answers(pull_delete))
+    app.router.add_get("/internal/stage/{session_id}", _answers(stage_get))

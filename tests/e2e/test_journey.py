@@ -6,12 +6,15 @@ approves and highlights the question; the speaker sees it in the studio."""
 from __future__ import annotations
 
 import asyncio
+import secrets
+from pathlib import Path
 
+import aiohttp
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageErrors, screenshot_path
 from tests.e2e.test_stage_browser import browsers, open_studio  # noqa: F401
-from tests.support import Halqa
+from tests.support import Halqa, ServerProcess
 
 SESSION = "panel-climate"
 MAX_DECODED = """() => window.halqaStage.stats().then(rs =>
@@ -21,6 +24,30 @@ MAX_DECODED = """() => window.halqaStage.stats().then(rs =>
 async def test_register_watch_chat_ask_highlight_speaker_sees_it(
     live_app: Halqa, browsers: dict  # noqa: F811
 ) -> None:
+    await journey(live_app, browsers)
+
+
+async def test_the_journey_through_two_workers_on_one_port(
+    tmp_path: Path, browsers: dict  # noqa: F811
+) -> None:
+    """`halqa serve --workers 2`: one port, two processes (a private Redis, no
+    settings); the kernel spreads the pages' connections over both."""
+    org = secrets.token_urlsafe(24)
+    proc = ServerProcess(tmp_path, {"HALQA_ORGANIZER_TOKEN": org}, ("--workers", "2"))
+    await proc.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            halqa = Halqa(proc.url, org, http)
+            await journey(halqa, browsers)
+            async with http.get(f"{proc.url}/api/cluster", headers=halqa.auth()) as r:
+                nodes = (await r.json())["nodes"]
+            assert len(nodes) == 2, nodes
+    finally:
+        proc.stop(timeout=40)  # SIGTERM: both workers drain, then the supervisor exits
+    assert proc.proc is not None and proc.proc.returncode == 0, proc.log.read_text()[-2000:]
+
+
+async def journey(live_app: Halqa, browsers: dict) -> None:  # noqa: F811
     speaker_token = await live_app.invite("speaker", SESSION)
     moderator_token = await live_app.invite("moderator", SESSION)
     studio = await open_studio(browsers["speaker"], live_app.url, SESSION, speaker_token)
