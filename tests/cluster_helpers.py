@@ -115,8 +115,10 @@ async def cluster(tmp: Path, redis_url: str, n: int, **extra: str) -> AsyncItera
            "HALQA_CLUSTER_SECRET": secrets.token_urlsafe(32), "HALQA_LOG_LEVEL": "info", **extra}
     procs = [ServerProcess(tmp / f"node{i}", env) for i in range(n)]
     try:
-        await procs[0].start()  # the first one migrates and loads the program
-        await asyncio.gather(*(p.start() for p in procs[1:]))
+        # The first one migrates and loads the program. Patient: on a shared
+        # machine three interpreters loading aiortc take a while.
+        await procs[0].start(timeout=90)
+        await asyncio.gather(*(p.start(timeout=90) for p in procs[1:]))
         async with aiohttp.ClientSession() as http:
             yield Cluster(procs, org, http)
     finally:

@@ -182,7 +182,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
 
-    async def start(self) -> ServerProcess:
+    async def start(self, timeout: float = 30) -> ServerProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
@@ -190,7 +190,7 @@ class ServerProcess:
                  "--port", str(self.port), *self.args],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -200,6 +200,7 @@ class ServerProcess:
                         if r.status == 200:
                             return self
                 await asyncio.sleep(0.1)
+        self.stop()
         raise RuntimeError(f"halqa did not become ready: {self.log.read_text()[-2000:]}")
 
     def kill(self) -> None:

@@ -34,7 +34,7 @@ async def test_the_journey_through_two_workers_on_one_port(
     settings); the kernel spreads the pages' connections over both."""
     org = secrets.token_urlsafe(24)
     proc = ServerProcess(tmp_path, {"HALQA_ORGANIZER_TOKEN": org}, ("--workers", "2"))
-    await proc.start()
+    await proc.start(timeout=90)
     try:
         async with aiohttp.ClientSession() as http:
             halqa = Halqa(proc.url, org, http)
