@@ -45,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("migrate", help="apply database migrations")
 
-    invite = sub.add_parser("invite", help="invite a speaker or moderator; prints link and token")
-    invite.add_argument("role", choices=["speaker", "moderator"])
+    invite = sub.add_parser(
+        "invite", help="invite a speaker, moderator or interpreter; prints link and token")
+    invite.add_argument("role", choices=["speaker", "moderator", "interpreter"])
     invite.add_argument("session", nargs="?", help="session id (omit: event-wide moderator)")
     invite.add_argument("--label", default="", help="who this invite is for")
+    invite.add_argument("--language", help="interpreters: the language they interpret into")
 
     revoke = sub.add_parser("revoke", help="revoke a token")
     revoke.add_argument("token")
@@ -181,11 +183,13 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
 
             role = Role(args.role)
             try:
-                issued = await grants.invite(role, args.session, args.label)
+                issued = await grants.invite(role, args.session, args.label, args.language)
             except Failure as exc:
                 print(f"halqa: {_said(exc)}", file=sys.stderr)
                 return 1
             where = f"session {args.session}" if args.session else "the whole event"
+            if args.language:
+                where += f", into {args.language}"
             print(f"{role.value} invite for {where}:")
             print(invite_url(settings.base_url, role, args.session, issued.token))
             print(issued.token)

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database
 from server.errors import invalid_fields
+from server.interpretation import check_interpreter
 from server.models import Grant, Participant, Session, utcnow
 from server.roles import Principal, Role
 
+INVITED = (Role.speaker, Role.moderator, Role.interpreter)
 TOKEN_BYTES = 24
 MAX_TOKEN_LENGTH = 128
 
@@ -45,6 +47,7 @@ async def issue(
     session_id: str | None = None,
     participant_id: int | None = None,
     label: str = "",
+    language: str | None = None,
 ) -> Issued:
     token = new_token()
     grant = Grant(
@@ -53,6 +56,7 @@ async def issue(
         session_id=session_id,
         participant_id=participant_id,
         label=label,
+        language=language,
     )
     s.add(grant)
     await s.flush()
@@ -89,18 +93,25 @@ class Grants:
             name=participant_name or grant.label or grant.role.capitalize(),
             session_id=grant.session_id,
             participant_id=grant.participant_id,
+            language=grant.language,
         )
 
-    async def invite(self, role: Role, session_id: str | None, label: str = "") -> Issued:
-        if role not in (Role.speaker, Role.moderator):
-            raise invalid_fields({"role": "only speakers and moderators are invited"})
+    async def invite(
+        self, role: Role, session_id: str | None, label: str = "", language: str | None = None
+    ) -> Issued:
+        if role not in INVITED:
+            raise invalid_fields({"role": "only speakers, moderators and interpreters are invited"})
+        if role is Role.interpreter:
+            check_interpreter(session_id, language)
+        elif language is not None:
+            raise invalid_fields({"language": "only interpreters are bound to a language"})
         async with self.db.transaction() as s:
             if session_id is None:
                 if role is Role.speaker:
                     raise invalid_fields({"session": "a speaker is invited to one session"})
             elif await s.get(Session, session_id) is None:
                 raise invalid_fields({"session": f"no session {session_id!r}"})
-            return await issue(s, role, session_id=session_id, label=label)
+            return await issue(s, role, session_id=session_id, label=label, language=language)
 
     async def revoke(self, token: str) -> int | None:
         """Revoke by token; the grant's id if a live grant was revoked."""
@@ -123,7 +134,7 @@ class Grants:
         async with self.db.session() as s:
             rows = await s.scalars(
                 select(Grant)
-                .where(Grant.role.in_([Role.speaker.value, Role.moderator.value]))
+                .where(Grant.role.in_([r.value for r in INVITED]))
                 .order_by(Grant.id)
             )
             return list(rows)

@@ -130,5 +130,7 @@ class Grant(Base):
         ForeignKey("participant.id", ondelete="CASCADE"), default=None
     )
     label: Mapped[str] = mapped_column(Text, default="")
+    # Interpreters only: the language of the channel they feed (fr, ar, en).
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -14,6 +14,7 @@ class Role(enum.StrEnum):
     participant = "participant"
     speaker = "speaker"
     moderator = "moderator"
+    interpreter = "interpreter"
     organizer = "organizer"
 
 
@@ -28,6 +29,8 @@ class Principal:
     # None, to the whole event.
     session_id: str | None = None
     participant_id: int | None = None
+    # Interpreters: the language of the channel they feed on `session_id`.
+    language: str | None = None
 
     @property
     def key(self) -> str:

@@ -42,6 +42,9 @@ def media_caller(principal: Principal) -> Caller:
             frozenset()
         moderate = frozenset({session or EVERY_SESSION}) if principal.role is Role.moderator \
             else frozenset()
+    interprets = None
+    if principal.role is Role.interpreter and principal.session_id and principal.language:
+        interprets = (principal.session_id, principal.language)
     return Caller(
         key=principal.key,
         name=principal.name,
@@ -50,6 +53,7 @@ def media_caller(principal: Principal) -> Caller:
         moderate=moderate,
         one_seat=principal.role is Role.speaker,
         unlimited_viewers=principal.is_organizer,
+        interprets=interprets,
     )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "TokenResolver",
     "cluster_view",
     "counts",
+    "listening",
     "live_sessions",
     "setup",
 ]
@@ -119,6 +120,17 @@ async def cluster_view(app: web.Application) -> dict[str, Any]:
     if not any(n.id == node.id for n in nodes):
         nodes.append(node.info())
     return {"node": node.id, "nodes": [asdict(n) for n in nodes]}
+
+
+def listening(app: web.Application) -> list[tuple[str, str, str, str]]:
+    """(session, viewer id, owner key, language) of each viewer hearing a live
+    interpretation channel in this process (server/interpretation.py counts them)."""
+    registry = app.get(REGISTRY)
+    if registry is None:
+        return []
+    from signaling.interpretation import listening as now_listening
+
+    return now_listening(registry)
 
 
 def live_sessions(app: web.Application) -> set[str]:

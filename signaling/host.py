@@ -44,12 +44,21 @@ class Caller:
     one_seat: bool = False
     # No per-caller cap on viewer resources (organizers checking many players).
     unlimited_viewers: bool = False
+    # An interpreter: (session id, language) of the one channel they may feed
+    # (signaling/interpretation.py); they publish audio only, never as a speaker.
+    interprets: tuple[str, str] | None = None
 
     def can_publish(self, session_id: str) -> bool:
         return session_id in self.publish_to or EVERY_SESSION in self.publish_to
 
     def can_moderate(self, session_id: str) -> bool:
         return session_id in self.moderate or EVERY_SESSION in self.moderate
+
+    def interpreter_language(self, session_id: str) -> str | None:
+        """The language this caller interprets into on this session, if any."""
+        if self.interprets is not None and self.interprets[0] == session_id:
+            return self.interprets[1]
+        return None
 
 
 TokenResolver = Callable[[str], Awaitable[Caller | None]]

@@ -11,6 +11,7 @@ from typing import Any
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from signaling import aiortc_internals as ai
+from signaling.booths import INTERPRETATION
 from signaling.errors import BadRequest
 from signaling.forward import OutStream, SourceTrack
 from signaling.rtp import codec_usable
@@ -108,10 +109,12 @@ async def open_viewer(
         # Slot i carries position i // 3, label LABELS[i % 3]; the client builds
         # its transceivers in exactly that order (client/js/stage.js).
         want = stage.max_publishers * len(LABELS)
-        if len(lines) != want:
-            raise BadRequest("slots_mismatch", f"a stage viewer offer has {want} media sections")
+        # An optional last audio section: the interpretation slot (booths.py).
+        if len(lines) not in (want, want + 1):
+            raise BadRequest("slots_mismatch", f"a stage viewer offer has {want} media sections"
+                             f" (or {want + 1}: the last one the interpretation slot)")
         for i, line in enumerate(lines):
-            expected = "audio" if LABELS[i % 3] == "audio" else "video"
+            expected = "audio" if i == want or LABELS[i % 3] == "audio" else "video"
             if line.kind != expected:
                 raise BadRequest("slots_mismatch", f"media section {i} must be {expected}")
     pc = new_pc()
@@ -120,7 +123,9 @@ async def open_viewer(
         await _accept_offer(pc, offer_text)
         have_audio = have_video = False
         for i, transceiver in enumerate(pc.getTransceivers()):
-            if mode in ("browser", "pull") and i < slots:
+            if mode == "browser" and i == slots:  # the interpretation slot (booths.py)
+                out = OutStream("audio", INTERPRETATION, -1)
+            elif mode in ("browser", "pull") and i < slots:
                 out = OutStream(transceiver.kind, LABELS[i % 3], i // 3)
             elif mode == "pull":  # the program's audio and video, after the slots
                 label = "audio" if transceiver.kind == "audio" else "camera"

@@ -174,8 +174,10 @@ class StageRegistry:
         return pub, answer
 
     async def _close_publisher(self, stage: Stage, pub: Publisher, notify: bool = True) -> None:
-        if stage.publishers.get(pub.id) is pub:
-            stage.publishers.pop(pub.id)
+        # A speaker, or an interpreter (signaling/interpretation.py): the
+        # booth puts the next interpreter on air when this one was.
+        if stage.publishers.get(pub.id) is pub or stage.booths.remove(pub):
+            stage.publishers.pop(pub.id, None)
             for track in pub.tracks.values():
                 track.close()
             if notify:
@@ -256,7 +258,8 @@ class StageRegistry:
         stage = self.stages.get(session_id)
         table: dict[str, Any] = {}
         if stage is not None:
-            table = stage.publishers if kind == "publisher" else stage.viewers
+            table = ({**stage.publishers, **stage.booths.interpreters} if kind == "publisher"
+                     else stage.viewers)
         res = table.get(resource_id)
         if stage is None or res is None:
             raise NotFound("not_found", f"no such {kind} resource")
@@ -289,7 +292,7 @@ class StageRegistry:
         limit = self.media.connect_timeout_s
         retry = self.media.keyframe_retry_ms / 1000
         for stage in list(self.stages.values()):
-            for pub in list(stage.publishers.values()):
+            for pub in [*stage.publishers.values(), *stage.booths.interpreters.values()]:
                 if not pub.connected and now - pub.created_at > limit:
                     log.warning("publisher %s never connected; closing", pub.id)
                     self.spawn(self._close_publisher(stage, pub))
@@ -331,7 +334,7 @@ class StageRegistry:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
         for stage in list(self.stages.values()):
-            for pub in list(stage.publishers.values()):
+            for pub in [*stage.publishers.values(), *stage.booths.interpreters.values()]:
                 await self._close_publisher(stage, pub, notify=False)
             for viewer in list(stage.viewers.values()):
                 await self.close_viewer(stage, viewer)

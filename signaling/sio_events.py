@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from signaling import interpretation
 from signaling.errors import Forbidden
 from signaling.host import Ack, Caller, Sockets
 from signaling.registry import StageRegistry
@@ -59,3 +60,4 @@ def register(registry: StageRegistry, sio: Sockets) -> None:
 
     sio.on("stage:state", StateIn, state)
     sio.on("stage:program", ProgramIn, program)
+    interpretation.register(registry, sio)  # interpretation:* (signaling/interpretation.py)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiortc import RTCPeerConnection
 
 from signaling import aiortc_internals as ai
+from signaling.booths import INTERPRETATION, Booths
 from signaling.forward import OutStream, SourceTrack
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class Viewer:
     created_at: float = field(default_factory=time.monotonic)
     connected: bool = False
     rtcp: ai.Writer | None = None
+    # The interpretation language this viewer listens to (None: the floor).
+    language: str | None = None
     drops: int = 0  # RTP packets the socket refused (buffer full): overload shows here
 
     def _dropped(self) -> None:
@@ -103,6 +106,7 @@ class Stage:
         self.max_publishers = max_publishers
         self.screen_idle_s = screen_idle_s
         self.publishers: dict[str, Publisher] = {}
+        self.booths = Booths()  # interpretation channels (signaling/booths.py)
         self.viewers: dict[str, Viewer] = {}
         self.program_id: str | None = None
         self._joined = 0
@@ -153,11 +157,15 @@ class Stage:
 
     # -- viewers ------------------------------------------------------------
     def source_for(self, viewer: Viewer, out: OutStream) -> SourceTrack | None:
+        if out.label == INTERPRETATION:
+            return self.booths.source(viewer.language)
         if self.upstream is not None and not self.publishers:
             # An edge: the pull feeds us. Publishers here (this node just
             # became the holder) win at once, before the next beat drops the pull.
             return self.upstream.source(viewer.mode, out.kind, out.label, out.position)
         if viewer.mode == "whep" or out.position < 0:
+            if out.kind == "audio" and (channel := self.booths.source(viewer.language)):
+                return channel  # `?audio=ar`; the floor whenever nobody is on air
             pub = self.program
             if pub is None:
                 return None
@@ -200,6 +208,7 @@ class Stage:
                 key=lambda p: p["position"],
             ),
             "viewers": self.local_viewers() + self.remote_viewers,
+            "interpretation": self.booths.public(),
             "slots": {"positions": self.max_publishers, "labels": list(LABELS)},
         }
 
@@ -230,4 +239,4 @@ class Stage:
 
     @property
     def empty(self) -> bool:
-        return not self.publishers and not self.viewers
+        return not self.publishers and not self.viewers and not self.booths.interpreters

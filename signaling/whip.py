@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from signaling import aiortc_internals as ai
+from signaling import interpretation
+from signaling.booths import check_language
 from signaling.errors import (
     BadRequest,
     Failure,
@@ -34,7 +36,8 @@ CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
-    "Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Retry-After",
+    "Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Retry-After, "
+                                     "Halqa-Audio",
     "Access-Control-Max-Age": "600",
 }
 SDP = "application/sdp"
@@ -123,7 +126,12 @@ def _created(request: web.Request, prefix: str, resource_id: str, answer: str) -
 async def whip_post(request: web.Request) -> web.StreamResponse:
     who = await caller(request)
     offer = await read_body(request, SDP)
-    pub, answer = await request.app[REGISTRY].publish(request.match_info["session_id"], who, offer)
+    session_id = request.match_info["session_id"]
+    if who.interprets is not None:  # an interpreter's language channel, audio only
+        pub, answer = await interpretation.publish(
+            request.app[REGISTRY], session_id, who, offer, request.query.get("language"))
+    else:
+        pub, answer = await request.app[REGISTRY].publish(session_id, who, offer)
     return _created(request, "whip", pub.id, answer)
 
 
@@ -134,10 +142,20 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
     # `?layout=stage`: the browser watch page's fixed slots (every position);
     # otherwise a plain WHEP player gets the program (one audio, one video).
     mode = "browser" if request.query.get("layout") == "stage" else "whep"
-    viewer, answer = await request.app[REGISTRY].watch(
-        request.match_info["session_id"], who, offer, mode
-    )
-    return _created(request, "whep", viewer.id, answer)
+    # `?audio=ar`: the Arabic interpretation instead of the floor (interpretation.py).
+    audio = request.query.get("audio")
+    if audio is not None:
+        check_language(audio)
+    registry = request.app[REGISTRY]
+    viewer, answer = await registry.watch(request.match_info["session_id"], who, offer, mode)
+    response = _created(request, "whep", viewer.id, answer)
+    if audio is not None:
+        viewer.language = audio
+        live = audio in registry.stages[viewer.session_id].booths.live()
+        # What the player hears now; the floor until that channel is on air.
+        response.headers[interpretation.AUDIO_HEADER] = (
+            audio if live else f"floor; requested={audio}; reason=no_live_channel")
+    return response
 
 
 def _kind(request: web.Request) -> str:

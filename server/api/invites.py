@@ -18,10 +18,12 @@ from server.roles import Role
 class InviteIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    role: Literal["speaker", "moderator"]
+    role: Literal["speaker", "moderator", "interpreter"]
     # None invites an event-wide moderator.
     session: str | None = Field(None, max_length=64)
     label: str = Field("", max_length=200)
+    # Interpreters only: the language they interpret into (fr, ar, en).
+    language: str | None = Field(None, max_length=8)
 
 
 class RevokeIn(BaseModel):
@@ -31,7 +33,7 @@ class RevokeIn(BaseModel):
 
 
 def invite_url(base: str, role: Role, session: str | None, token: str) -> str:
-    page = "studio" if role is Role.speaker else "moderate"
+    page = {Role.speaker: "studio", Role.interpreter: "interpret"}.get(role, "moderate")
     path = f"/{page}/{session}" if session else f"/{page}"
     return f"{base}{path}#token={token}"
 
@@ -40,11 +42,11 @@ async def create_invite(request: web.Request) -> web.Response:
     await require_organizer(request)
     data = await read_json(request, InviteIn)
     role = Role(data.role)
-    issued = await request.app[GRANTS].invite(role, data.session, data.label)
+    issued = await request.app[GRANTS].invite(role, data.session, data.label, data.language)
     url = invite_url(request.app[SETTINGS].base_url, role, data.session, issued.token)
     return json_response(
         {"id": issued.grant_id, "role": role.value, "session": data.session,
-         "token": issued.token, "url": url},
+         "language": data.language, "token": issued.token, "url": url},
         status=201,
     )
 
@@ -58,6 +60,7 @@ async def list_invites(request: web.Request) -> web.Response:
                 "id": g.id,
                 "role": g.role,
                 "session": g.session_id,
+                "language": g.language,
                 "label": g.label,
                 "created_at": g.created_at.isoformat(),
                 "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,

@@ -22,6 +22,7 @@ PAGES = {
     "/moderate": "moderate.html",
     "/moderate/{id}": "moderate.html",
     "/admin": "admin.html",
+    "/interpret/{id}": "interpret.html",
 }
 
 

@@ -95,3 +95,19 @@ def test_unreachable_database_and_busy_port_are_one_line_errors(tmp_path: Path) 
                              capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 1
     assert "cannot start" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_invite_interpreter_binds_a_language_and_revokes(tmp_path: Path) -> None:
+    out = halqa(tmp_path, "invite", "interpreter", "panel-climate", "--language", "ar")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    token = lines[-1]
+    assert "into ar" in lines[0]
+    assert lines[-2] == f"http://localhost:8080/interpret/panel-climate#token={token}"
+    for args, why in ((["panel-climate"], "language"), (["panel-climate", "--language", "de"],
+                      "language"), (["--language", "ar"], "session")):
+        bad = halqa(tmp_path, "invite", "interpreter", *args)
+        assert bad.returncode == 1 and why in bad.stderr, bad.stderr
+    speaker = halqa(tmp_path, "invite", "speaker", "panel-climate", "--language", "ar")
+    assert speaker.returncode == 1 and "language" in speaker.stderr
+    assert halqa(tmp_path, "revoke", token).stdout.strip() == "revoked"
