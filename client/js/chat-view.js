@@ -52,6 +52,14 @@ export function mountChat(element, socket, sessionId, me = {}) {
     input.disabled = s.state === "closed" && !moderator;
   };
 
+  // Live messages can arrive before the join's history (the server puts us in
+  // the room first): keep the newest ones to re-add after the history.
+  let recent = [];
+  const live = (m) => {
+    recent.push(m);
+    if (recent.length > MAX_SHOWN) recent = recent.slice(-MAX_SHOWN);
+    add(m);
+  };
   onJoined(socket, sessionId, (snap) => {
     if (!snap?.ok) {
       error.textContent = errorText(snap);
@@ -60,9 +68,12 @@ export function mountChat(element, socket, sessionId, me = {}) {
     moderator = Boolean(snap.moderator);
     list.replaceChildren();
     for (const m of snap.chat) add(m);
+    const last = snap.chat.length ? snap.chat[snap.chat.length - 1].id : 0;
+    for (const m of recent) if (m.id > last) add(m);
     showSettings(snap);
   });
-  subscribe(socket, "chat:message", sessionId, add);
+  subscribe(socket, "chat:message", sessionId, live);
+  subscribe(socket, "chat:batch", sessionId, (b) => { for (const m of b.messages) live(m); });
   subscribe(socket, "chat:delete", sessionId, (d) => list.querySelector(`[data-id="${d.id}"]`)?.remove());
   subscribe(socket, "session:settings", sessionId, showSettings);
   subscribe(socket, "moderation:sanction", sessionId, (d) => {

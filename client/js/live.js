@@ -5,7 +5,8 @@ let socket = null;
 
 export function connect(token) {
   if (socket) return socket;
-  socket = io({ auth: { token }, transports: ["websocket", "polling"] });
+  // features: this client takes a busy room's chat as chat:batch frames.
+  socket = io({ auth: { token, features: ["chat:batch"] }, transports: ["websocket", "polling"] });
   return socket;
 }
 

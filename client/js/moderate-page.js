@@ -8,6 +8,7 @@ import {
 } from "./interaction.js";
 import { errorText, h, timeOf, tr } from "./interaction-ui.js";
 import { connect } from "./live.js";
+import { mountPollAdmin } from "./poll-admin-view.js";
 
 const $ = (id) => document.getElementById(id);
 const fromPath = decodeURIComponent(location.pathname.split("/")[2] ?? "");
@@ -120,6 +121,8 @@ async function open(sessionId) {
   offs = [
     subscribe(socket, "question:update", sessionId, (q) => { store.apply(q); drawQuestions(); }),
     subscribe(socket, "chat:message", sessionId, (m) => chatList.append(chatItem(m))),
+    subscribe(socket, "chat:batch", sessionId, (b) => chatList.append(...b.messages.map(chatItem))),
+    mountPollAdmin($("tab-polls"), socket, sessionId),
     subscribe(socket, "chat:delete", sessionId, (d) => chatList.querySelector(`[data-id="${d.id}"]`)?.remove()),
     subscribe(socket, "session:settings", sessionId, drawSettings),
     subscribe(socket, "presence:count", sessionId, (d) => {

@@ -81,6 +81,9 @@ async function main() {
     mount("./presence-view.js", "mountViewerCount", document.getElementById("viewers"), socket, sessionId),
     mount("./questions-view.js", "mountQuestions", document.getElementById("questions"), socket, sessionId, me),
     mount("./chat-view.js", "mountChat", document.getElementById("chat"), socket, sessionId, me),
+    mount("./poll-view.js", "mountPoll", document.getElementById("poll"), socket, sessionId),
+    mount("./reaction-view.js", "mountReactionBar", document.getElementById("reactions"), socket, sessionId),
+    mount("./reaction-view.js", "mountReactionOverlay", document.getElementById("stage-frame"), socket, sessionId),
   ]);
 }
 

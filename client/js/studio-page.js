@@ -3,7 +3,9 @@ import { getSession, tokenFromFragment } from "./api.js";
 import { applyDocument, formatNumber, mountLanguageSwitcher, pickText, t } from "./i18n.js";
 import { joinSession } from "./interaction.js";
 import { connect, request } from "./live.js";
+import { mountPollAdmin } from "./poll-admin-view.js";
 import { mountSpeakerQuestions } from "./questions-view.js";
+import { mountReactionOverlay } from "./reaction-view.js";
 import { publish } from "./stage.js";
 
 const $ = (id) => document.getElementById(id);
@@ -168,6 +170,8 @@ async function main() {
   });
   // The approved questions, and the one being answered now, large.
   mountSpeakerQuestions($("questions"), socket, sessionId);
+  mountPollAdmin($("polls"), socket, sessionId);
+  mountReactionOverlay($("previews"), socket, sessionId);
   document.body.dataset.ready = "1";
   window.halqaStudio = { get live() { return live; }, goLive, share, stop };
 }
