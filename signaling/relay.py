@@ -105,6 +105,12 @@ async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _publish(
     node: Node, request: web.Request, handler: Handler, session: str
 ) -> web.StreamResponse:
+    if node.draining:  # shutting down: the stage must start (or go on) elsewhere
+        other = node.with_room(session)
+        if other is None:
+            return _error(Unavailable("node_unavailable", "this node is shutting down; retry",
+                                      retry_after=1))
+        return await _forward(node, request, other.url)
     try:
         holder = await node.claim(session)
     except Exception as exc:  # the directory is away: serve here rather than refuse

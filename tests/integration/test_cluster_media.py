@@ -87,3 +87,45 @@ async def test_edge_viewers_share_one_pull_and_requests_route(
             for p in peers:
                 await p.close()
             await pub.close(a.http, a.url)
+
+
+async def test_a_full_or_draining_node_hands_viewers_and_speakers_over(
+    tmp_path: Path, redis_url: str
+) -> None:
+    shared = {"redis_url": redis_url, "organizer_token": "o" * 32,
+              "cluster_secret": secrets.token_urlsafe(32)}
+    async with app_server(tmp_path, media={"max_viewers_total": 1}, **shared) as a, \
+            app_server(tmp_path, **shared) as b:
+        na, nb = node(a), node(b)
+        session = "workshop-open-data"
+        speaker = await a.invite("speaker", session)
+        pub = await whip_publish(a.http, a.url, session, speaker)
+        peers = []
+        try:
+            await wait_for(lambda: len(na.nodes) == 2, what="A knows B")  # type: ignore[attr-defined]
+            # A admits one viewer; the next one asking A is served by B.
+            for i in range(2):
+                peers.append(await whep_play(a.http, a.url, session, await a.register(f"W{i}")))
+            owners = [p.location.split("/")[-1].split(".")[0] for p in peers]
+            assert owners == [na.id, nb.id]  # type: ignore[attr-defined]
+            await wait_for(lambda: all(p.frames["video"] > 5 for p in peers), timeout=20,
+                           what="media on both")
+
+            # SIGTERM's drain: A gives up the stage and takes no more viewers.
+            await na.drain(grace_s=0)  # type: ignore[attr-defined]
+            assert (await na.directory.holders([session]))[session] is None  # type: ignore[attr-defined]
+            assert not na.registry.stages.get(session)  # type: ignore[attr-defined]
+            await wait_for(lambda: pub.pc.connectionState in ("failed", "closed"), timeout=40,
+                           what="the publisher told to go")
+            await pub.pc.close()
+            # The speaker comes back through A: B holds the stage now.
+            pub = await whip_publish(a.http, a.url, session, speaker)
+            assert pub.location.split("/")[-1].startswith(nb.id + ".")  # type: ignore[attr-defined]
+            late = await whep_play(a.http, a.url, session, await a.register("Late"))
+            peers.append(late)
+            assert late.location.split("/")[-1].startswith(nb.id + ".")  # type: ignore[attr-defined]
+            await wait_for(lambda: late.frames["video"] > 5, timeout=20, what="media from B")
+        finally:
+            for p in peers:
+                await p.close()
+            await pub.close()
