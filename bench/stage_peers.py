@@ -38,10 +38,11 @@ CLOCK = 90000
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spawn_stage_server(port: int, *args: str, log: str | None = None) -> subprocess.Popen[bytes]:
-    """bench.stage_server pinned to core 0: every figure is per core."""
+def spawn_stage_server(port: int, *args: str, log: str | None = None,
+                       cpu: int = 0) -> subprocess.Popen[bytes]:
+    """bench.stage_server pinned to one core (0 unless told): every figure is per core."""
     return subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "bench.stage_server",
+        ["taskset", "-c", str(cpu), sys.executable, "-m", "bench.stage_server",
          "--port", str(port), *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

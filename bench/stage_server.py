@@ -20,8 +20,8 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 import signaling
+from signaling.cluster import ClusterConfig
 from signaling.host import EVERY_SESSION, Caller, Host
-from signaling.keys import REGISTRY
 from signaling.settings import MediaSettings
 
 _ids = itertools.count(1)
@@ -35,7 +35,7 @@ async def any_token(token: str) -> Caller:
     return Caller(f"p{next(_ids)}", "Bench viewer", "participant")
 
 
-def forward_app() -> web.Application:
+def forward_app(cluster: ClusterConfig | None = None) -> web.Application:
     app = web.Application(client_max_size=1 << 20)
     media = MediaSettings(
         max_viewers=5000,
@@ -44,10 +44,10 @@ def forward_app() -> web.Application:
         max_viewers_per_caller=100000,
         connect_timeout_s=120,
     )
-    signaling.setup(app, Host(media, any_token))
+    signaling.setup(app, Host(media, any_token, cluster=cluster))
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response(request.app[REGISTRY].counts())
+        return web.json_response(signaling.counts(request.app))
 
     app.router.add_get("/bench/stats", stats)
     return app
@@ -108,12 +108,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["forward", "reencode"], default="forward")
     parser.add_argument("--port", type=int, required=True)
+    # A node of a cluster (bench.cluster): the shared Redis, this node's id, the secret.
+    parser.add_argument("--redis")
+    parser.add_argument("--node")
+    parser.add_argument("--secret", default="bench-cluster-secret-0123456789")
     args = parser.parse_args()
+    cluster = None
+    if args.redis:
+        cluster = ClusterConfig(args.node or f"n{args.port}", f"http://127.0.0.1:{args.port}",
+                                args.secret.encode(), directory_url=args.redis)
     import logging
 
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(message)s')
     logging.getLogger('aioice').setLevel(logging.INFO)
-    app: Any = forward_app() if args.mode == "forward" else reencode_app()
+    app: Any = forward_app(cluster) if args.mode == "forward" else reencode_app()
     print(f"READY {args.port}", flush=True)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, handle_signals=True)
 
