@@ -1,6 +1,6 @@
 // The organizer dashboard: live figures, broadcast, invites, registrations, the report.
 import {
-  ApiError, createInvite, downloadCsv, getLive, getProgram, getReport, listInvites, revokeInvite,
+  ApiError, createInvite, downloadCsv, getCluster, getLive, getProgram, getReport, listInvites, revokeInvite,
 } from "./api.js";
 import { mountBroadcast } from "./broadcast-view.js";
 import { h as el } from "./dom.js";
@@ -54,6 +54,24 @@ async function refreshLive() {
       el("td", { class: "num" }, formatNumber(s.peak)),
       onAir));
     if (info?.live && !stages.has(s.session)) watchStage(s.session);
+  }
+}
+
+// One row per halqa process: the stages whose speakers it holds, the viewers
+// it serves itself, the pulls it makes (edge) and serves (holder), its load.
+async function refreshNodes() {
+  const view = await getCluster(token);
+  const rows = document.getElementById("node-rows");
+  rows.replaceChildren();
+  for (const n of view.nodes) {
+    const name = n.id === view.node ? `${n.id} (${t("admin.this_node")})` : n.id;
+    const state = n.draining ? ` — ${t("admin.draining")}` : "";
+    rows.append(el("tr", {},
+      el("th", { scope: "row", dir: "ltr" }, name + state),
+      el("td", {}, n.held.length ? n.held.map(titleOf).join(", ") : "—"),
+      el("td", { class: "num" }, `${formatNumber(n.viewers)} / ${formatNumber(n.capacity)}`),
+      el("td", { class: "num" }, `${formatNumber(n.pulls)} / ${formatNumber(n.served_pulls)}`),
+      el("td", { class: "num" }, `${formatNumber(Math.round(n.load * 100))} %`)));
   }
 }
 
@@ -173,6 +191,8 @@ async function start() {
   broadcast = mountBroadcast(document.getElementById("broadcast"), { token, program: () => program });
   await Promise.all([refreshLive(), refreshInvites(), refreshReport()]);
   setInterval(() => refreshLive().catch(() => {}), 5000);
+  refreshNodes().catch(() => {});
+  setInterval(() => refreshNodes().catch(() => {}), 5000);
   setInterval(() => refreshReport().catch(() => {}), 30000);
 }
 

@@ -63,6 +63,7 @@ export function defaultSession(program, now = new Date()) {
 
 // Organizer endpoints (the token is the organizer credential).
 export const getLive = (token) => api("/api/live", { token });
+export const getCluster = (token) => api("/api/cluster", { token });
 export const getReport = (token) => api("/api/report", { token });
 export const listInvites = (token) => api("/api/invites", { token });
 export const createInvite = (token, body) => api("/api/invites", { method: "POST", body, token });

@@ -97,6 +97,14 @@ async def _crashes(c: Cluster, browser: Any, front: str, session: str, speaker: 
     await _rising(page, "a Chromium viewer on an edge")
     # One pull per edge, however many viewers each edge serves.
     await eventually(lambda: _pulls(c, holder, served=2), 10, "one pull per edge")
+    # The organizer's dashboard, from whichever process: one row per process.
+    admin = await (await browser.new_context()).new_page()
+    await admin.goto(f"{front}/admin?lang=en#token={c.organizer}")
+    await admin.wait_for_function(
+        "() => document.querySelectorAll('#node-rows tr').length === 3", timeout=15000)
+    rows = await admin.locator("#node-rows tr").all_inner_texts()
+    assert sum("1 / 0" in r for r in rows) == 2 and any("0 / 2" in r for r in rows), rows
+    await admin.close()
     edges = [p for p in c.procs if p is not holder]
     on: dict[ServerProcess, int] = {}
 
