@@ -1,6 +1,6 @@
 """Viewer click -> first decoded frame, in Chromium on browser defaults.
 
-    python -m bench.join_latency [--joins 20]
+    python -m bench.join_latency [--joins 20] [--edge]
 
 The real app runs in this process; a Chromium speaker (fake camera, the
 studio page, so keyframe requests are honoured as in real use) is live.
@@ -9,13 +9,17 @@ media flags (so its ICE candidates are mDNS names and the server reaches it
 peer-reflexively), connects Socket.IO, then times
 `watchStage()` -> first frame painted from the camera slot
 (requestVideoFrameCallback). Prints p50/p95 and the ICE-connected share.
+--edge: two nodes sharing a private Redis, the speaker on one, viewers on the
+other (which pulls the stage from the first; signaling/edge.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import secrets
 import statistics
 import tempfile
 from pathlib import Path
@@ -72,16 +76,25 @@ JOIN = """async ([sessionId, token]) => {
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--joins", type=int, default=20)
+    parser.add_argument("--edge", action="store_true",
+                        help="viewers join a node that pulls the stage from the speaker's")
     args = parser.parse_args()
     from playwright.async_api import async_playwright
 
     from tests.e2e.conftest import CHROMIUM_FLAGS as FLAGS
     from tests.e2e.conftest import FAKE_MEDIA
-    from tests.support import app_server
+    from tests.support import app_server, redis_server
 
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        async with app_server(Path(tmp)) as halqa, async_playwright() as pw:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        shared: dict[str, str] = {}
+        if args.edge:
+            shared = {"redis_url": stack.enter_context(redis_server(Path(tmp))),
+                      "organizer_token": secrets.token_urlsafe(24),
+                      "cluster_secret": secrets.token_urlsafe(32)}
+        async with app_server(Path(tmp), **shared) as halqa, \
+                app_server(Path(tmp), **shared) as edge, async_playwright() as pw:
+            watch = edge if args.edge else halqa
             session_id = (await halqa.session_ids())[0]
             speaker = await halqa.invite("speaker", session_id)
             fake = [*FLAGS, *FAKE_MEDIA]
@@ -98,7 +111,7 @@ async def main() -> None:
                 token = await halqa.register(name=f"Bench {i}")
                 ctx = await browser.new_context()
                 page = await ctx.new_page()
-                await page.goto(f"{halqa.url}/session/{session_id}")
+                await page.goto(f"{watch.url}/session/{session_id}")
                 r = await asyncio.wait_for(page.evaluate(JOIN, [session_id, token]), 30)
                 results.append(r)
                 nan = float("nan")

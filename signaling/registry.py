@@ -34,6 +34,8 @@ class StageRegistry:
         self.draining = False
         # The stage as its holder sees it, whichever node holds it (the node sets it).
         self.lookup: Callable[[str], Awaitable[dict[str, Any]]] | None = None
+        # Choosing the program where the stage's publishers are (the node sets it).
+        self.program_elsewhere: Callable[[str, str | None], Awaitable[dict[str, Any]]] | None = None
 
     # -- plumbing -----------------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -275,6 +277,13 @@ class StageRegistry:
             await self._close_publisher(stage, res)
         else:
             await self.close_viewer(stage, res)
+
+    async def choose_program(self, session_id: str, publisher_id: str | None) -> dict[str, Any]:
+        """`set_program` on the node holding the stage, whichever node is asked."""
+        stage = self.stages.get(session_id)
+        if (stage is None or not stage.publishers) and self.program_elsewhere is not None:
+            return await self.program_elsewhere(session_id, publisher_id)
+        return self.set_program(session_id, publisher_id).snapshot()
 
     def set_program(self, session_id: str, publisher_id: str | None) -> Stage:
         stage = self.stages.get(session_id)

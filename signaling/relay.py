@@ -19,6 +19,7 @@ Node-to-node routes (signed, see signaling/cluster.py):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -248,6 +249,47 @@ async def stage_get(request: web.Request) -> web.StreamResponse:
     return web.json_response(node.registry.snapshot(request.match_info["session_id"]))
 
 
+async def program_post(request: web.Request) -> web.StreamResponse:
+    """Another node's moderator chose who is on air; the holder applies it."""
+    node = request.app[NODE_KEY]
+    body = await _read(request, 4096)
+    await _signed(request, body)
+    try:
+        publisher = json.loads(body)["publisher"]
+        if publisher is not None and not isinstance(publisher, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return _error(BadRequest("invalid", "expected {\"publisher\": id | null}"))
+    stage = node.registry.set_program(request.match_info["session_id"], publisher)
+    return web.json_response(stage.snapshot())
+
+
+async def program_elsewhere(node: Node, session: str, publisher: str | None) -> dict[str, Any]:
+    """Forward a moderator's program choice to the stage's holder."""
+    try:
+        holder = (await node.directory.holders([session]))[session]
+    except Exception:
+        holder = None
+    url = node.url_of(holder) if holder and holder != node.id else None
+    if url is None or node.http is None:
+        return node.registry.set_program(session, publisher).snapshot()  # says not_found
+    path = f"/internal/program/{session}"
+    body = json.dumps({"publisher": publisher}).encode()
+    headers = {**node.cluster.sign("POST", path, body), "Content-Type": "application/json"}
+    try:
+        async with node.http.post(url + path, data=body, headers=headers,
+                                  timeout=aiohttp.ClientTimeout(total=5)) as r:
+            data: dict[str, Any] = await r.json()
+            if r.status == 200:
+                return data
+            error = data.get("error", {})
+            if r.status == 404:
+                raise NotFound(error.get("code", "not_found"), error.get("message", ""))
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("program of %s: holder %s did not answer: %r", session, holder, exc)
+    raise Unavailable("node_unavailable", "the stage's node did not answer; retry", retry_after=1)
+
+
 async def snapshot(node: Node, session: str) -> dict[str, Any]:
     """The stage as its holder sees it, whichever node is asked."""
     stage = node.registry.stages.get(session)
@@ -287,3 +329,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(PULL_PATH, _answers(pull_post))
     app.router.add_delete(PULL_PATH + "/{resource_id}", _answers(pull_delete))
     app.router.add_get("/internal/stage/{session_id}", _answers(stage_get))
+    app.router.add_post("/internal/program/{session_id}", _answers(program_post))

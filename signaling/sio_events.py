@@ -56,7 +56,7 @@ def register(registry: StageRegistry, sio: Sockets) -> None:
     async def program(sid: str, caller: Caller, p: ProgramIn) -> Ack:
         if not caller.can_moderate(p.session):
             raise Forbidden("forbidden", "only a moderator of this session chooses who is on air")
-        return {"stage": registry.set_program(p.session, p.publisher).snapshot()}
+        return {"stage": await registry.choose_program(p.session, p.publisher)}
 
     sio.on("stage:state", StateIn, state)
     sio.on("stage:program", ProgramIn, program)

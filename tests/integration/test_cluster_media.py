@@ -12,8 +12,10 @@ import secrets
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from signaling.cluster import FORWARDED_HEADER, ClusterConfig
+from signaling.errors import NotFound
 from signaling.relay import NODE_KEY
 from tests.stage_helpers import bearer, wait_for, whep_play, whip_publish
 from tests.support import Halqa, app_server
@@ -57,6 +59,15 @@ async def test_edge_viewers_share_one_pull_and_requests_route(
             assert pub2.location.split("/")[-1].startswith(na.id + ".")  # type: ignore[attr-defined]
             await wait_for(lambda: len(ra.stages[SESSION].publishers) == 2, what="2 speakers on A")
             assert not nb.registry.stages[SESSION].publishers  # type: ignore[attr-defined]
+            # B answers stage:state with the holder's stage, and a moderator
+            # connected to B puts the second speaker on air on A.
+            rb = nb.registry  # type: ignore[attr-defined]
+            second = pub2.location.split("/")[-1]
+            assert (await rb.current(SESSION))["live"] is True
+            assert (await rb.choose_program(SESSION, second))["program"] == second
+            assert ra.stages[SESSION].program_id == second
+            with pytest.raises(NotFound):
+                await rb.choose_program(SESSION, "nobody.x")
             # Its DELETE through B reaches A.
             async with b.http.delete(b.url + pub2.location, headers=bearer(speaker2)) as r:
                 assert r.status == 200, await r.text()
