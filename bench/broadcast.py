@@ -106,7 +106,9 @@ async def cpu(speakers: list[int], window: float) -> None:
     packets = encode_vp8(seconds=4)
     print(f"mixer CPU, 1280x720 30 fps program, libx264 veryfast + AAC; publishers "
           f"640x360 30 fps VP8 ~1 Mbit/s; window {window:.0f} s; mixer pinned to core 1")
-    print("speakers | mixer CPU (cores) | program fps | tiles")
+    print("On a shared machine the mixer may not get its core: 'projected' is its CPU per")
+    print("program frame times 30 (what a full 30 fps costs), the figure to hold to 1 core.")
+    print("speakers | mixer CPU (cores) | program fps | ms CPU/frame | projected @30 fps | tiles")
     for n in speakers:
         port = free_port()
         server = spawn_stage_server(port, "--mode", "forward", log="/tmp/halqa-bench-bc.log")
@@ -130,7 +132,9 @@ async def cpu(speakers: list[int], window: float) -> None:
                 recent = stats[-int(window / 2):]
                 fps = statistics.mean(s["fps"] for s in recent) if recent else 0
                 tiles = recent[-1]["tiles"] if recent else "?"
-                print(f"{n:8d} | {used:17.2f} | {fps:11.1f} | {tiles}")
+                per_frame = used / fps * 1000 if fps else float("nan")
+                print(f"{n:8d} | {used:17.2f} | {fps:11.1f} | {per_frame:12.1f} | "
+                      f"{per_frame * 30 / 1000:17.2f} | {tiles}", flush=True)
                 proc.stdin.close()
                 proc.wait(10)
         finally:

@@ -54,13 +54,28 @@ def copy_file(src: IO[bytes], path: str) -> None:
     say("bytes", n=total)
 
 
+class _Available:
+    """A pipe that hands FFmpeg what has arrived instead of waiting for a full read.
+
+    `BufferedReader.read(n)` blocks until n bytes came: at a low bitrate a 32 KiB
+    read is a second of delay. `read1` returns what is there.
+    """
+
+    def __init__(self, src: IO[bytes]) -> None:
+        self.src = src
+
+    def read(self, n: int = -1) -> bytes:
+        return self.src.read1(n if n > 0 else 1 << 16)  # type: ignore[attr-defined,no-any-return]
+
+
 def publish(src: IO[bytes], target: str, timeout_s: float) -> None:
-    inp = av.open(src, mode="r", format="mpegts",
+    inp = av.open(_Available(src), mode="r", format="mpegts",
                   options={"probesize": "1000000", "analyzeduration": "1000000"})
     streams = [s for s in inp.streams if s.type in ("video", "audio")]
     fmt = "flv" if target.startswith(("rtmp://", "rtmps://")) else None
     out = av.open(target, mode="w", format=fmt,
-                  options={"flvflags": "no_duration_filesize"} if fmt else {})
+                  options={"flvflags": "no_duration_filesize", "flush_packets": "1"}
+                  if fmt else {"flush_packets": "1"})
     mapping = {s.index: out.add_stream_from_template(s) for s in streams}
     offset: float | None = None
     total, last, live = 0, 0.0, False
