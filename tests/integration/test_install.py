@@ -48,7 +48,7 @@ def docker_build_context(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "node_modules", "bundled")
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, dest / name)
-    for folder in ("server", "signaling", "client"):
+    for folder in ("server", "signaling", "broadcast", "client"):
         shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
     (dest / "config").mkdir()
     shutil.copy(ROOT / "config" / "demo-event.toml", dest / "config")
