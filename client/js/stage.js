@@ -27,7 +27,12 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
   let retries = 0;
   const slots = [];
 
-  const onUpdate = (snapshot) => { if (snapshot?.session === sessionId) emit("onStage", snapshot); };
+  let live = state.stage.publishers?.length > 0;
+  const onUpdate = (snapshot) => {
+    if (snapshot?.session !== sessionId) return;
+    live = snapshot.publishers?.length > 0;
+    emit("onStage", snapshot);
+  };
   socket.on("stage:update", onUpdate);
 
   function scheduleRetry(reason) {
@@ -85,7 +90,7 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
     await mine.setRemoteDescription({ type: "answer", sdp: await res.text() });
     emit("onSlots", slots.map(({ position, label, track }) => ({ position, label, track })));
     const fresh = await request(socket, "stage:state", { session: sessionId });
-    if (fresh?.ok) emit("onStage", fresh.stage);
+    if (fresh?.ok) { live = fresh.stage.publishers?.length > 0; emit("onStage", fresh.stage); }
   }
 
   function codecPrefs() {
@@ -115,6 +120,29 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
   const onReconnect = () => { if (!closed && pc?.connectionState !== "connected") scheduleRetry("socket"); };
   socket.on("connect", onReconnect);
 
+  // The process serving our media may die while our peer connection still
+  // says "connected" for seconds (and our socket may be on another process,
+  // so nothing else tells us). While a speaker is live, media that stopped
+  // flowing for STALL_MS means that: open a new connection at once; the WHEP
+  // request reaches a live process through the proxy.
+  const STALL_MS = 900;
+  let seen = { pc: null, bytes: 0, at: 0 };
+  const watchdog = setInterval(async () => {
+    const mine = pc;
+    if (closed || !mine || retryTimer || mine.connectionState !== "connected") return;
+    let bytes = 0;
+    (await mine.getStats()).forEach((r) => { if (r.type === "inbound-rtp") bytes += r.bytesReceived || 0; });
+    const now = performance.now();
+    if (seen.pc !== mine || bytes !== seen.bytes) { seen = { pc: mine, bytes, at: now }; return; }
+    // Armed only once this connection has received media (a new one waits for a keyframe).
+    if (live && bytes > 0 && now - seen.at > STALL_MS && pc === mine) {
+      seen = { pc: null, bytes: 0, at: 0 };
+      retries = 0;
+      emit("onState", "reconnecting", "stalled");
+      open().catch((e) => scheduleRetry(e.message));
+    }
+  }, 300);
+
   await open().catch((e) => scheduleRetry(e.message));
   return {
     get pc() { return pc; },
@@ -128,6 +156,7 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
     close() {
       closed = true;
       clearTimeout(retryTimer);
+      clearInterval(watchdog);
       socket.off("stage:update", onUpdate);
       socket.off("connect", onReconnect);
       window.removeEventListener("online", onOnline);

@@ -2,7 +2,8 @@
 
 An aiortc speaker publishes to one process (the holder); aiortc viewers on
 every process and a Chromium viewer (browser defaults, through nginx) get its
-media; the holder serves exactly one pull per edge. SIGKILL of the holder:
+media; the holder serves exactly one pull per edge. SIGKILL of the Chromium
+viewer's process: it resumes on another within 3 s. SIGKILL of the holder:
 the speaker publishes again through a live process and viewers resume
 within 5 s.
 """
@@ -114,7 +115,14 @@ async def _crashes(c: Cluster, browser: Any, front: str, session: str, speaker: 
 
     await eventually(counted, 10, "each edge's audience in the directory")
     edge = next(p for p in edges if on[p] == 3)
-    other = edge
+    other = next(p for p in edges if p is not edge)
+
+    killed = time.monotonic()
+    edge.kill()
+    took = await resumed_after(page, peers[other], killed, timeout=10)
+    print(f"edge SIGKILL -> Chromium viewer decoding again after {took:.2f} s")
+    assert took <= 3.0, f"the Chromium viewer resumed {took:.2f} s after its process died"
+    edges = [other]
 
     killed = time.monotonic()
     holder.kill()
