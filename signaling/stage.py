@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from signaling.edge import Pull
 
 LABELS = ("audio", "camera", "screen")
+STALL_S = 1.5  # seconds without any packet from a publisher (audio alone is ~50/s)
 VIEWER_COUNT_EVERY = 1.5  # seconds; keeps the shown count within 2 s of the truth
 
 
@@ -44,6 +45,16 @@ class Publisher:
         track = self.tracks.get("screen")
         return track is not None and time.monotonic() - track.last_packet_at < idle_s
 
+    def stalled(self) -> bool:
+        """Connected, but no packet on any track for STALL_S: the speaker's
+        network dropped. ICE takes ~30 s to call it failed; viewers are told
+        at once (they show "reconnecting"), and the speaker's new connection
+        takes this position over."""
+        if not self.connected or not self.tracks:
+            return False
+        last = max(t.last_packet_at for t in self.tracks.values())
+        return last > 0 and time.monotonic() - last > STALL_S
+
     def public(self, idle_s: float) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -53,6 +64,7 @@ class Publisher:
             "camera": "camera" in self.tracks,
             "screen": self.screen_active(idle_s),
             "connected": self.connected,
+            "stalled": self.stalled(),
         }
 
 

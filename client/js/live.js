@@ -6,7 +6,12 @@ let socket = null;
 export function connect(token) {
   if (socket) return socket;
   // features: this client takes a busy room's chat as chat:batch frames.
-  socket = io({ auth: { token, features: ["chat:batch"] }, transports: ["websocket", "polling"] });
+  // Reconnect quickly after a server restart (the default backoff grows to
+  // 5 s); the randomisation spreads a crowd's reconnections.
+  socket = io({
+    auth: { token, features: ["chat:batch"] }, transports: ["websocket", "polling"],
+    reconnectionDelay: 300, reconnectionDelayMax: 2000, randomizationFactor: 0.5,
+  });
   return socket;
 }
 

@@ -57,9 +57,13 @@ async function main() {
   setConnection("session.connecting");
   const socket = connect(token);
   const me = { token, session: sessionId, role: null, name: null };
+  // The server refuses with {data: {code}}: "unauthorized" (revoked or
+  // unknown link) and "banned" are final; anything else (the server is
+  // restarting, the network is down) is retried by socket.io on its own.
   socket.on("connect_error", (err) => {
-    if (err?.data?.code === "unauthorized" || err?.message === "unauthorized") {
-      setConnection("session.refused");
+    const code = err?.data?.code;
+    if (code === "unauthorized" || code === "banned") {
+      setConnection(code === "banned" ? "session.banned" : "session.refused");
       socket.disconnect();
     } else {
       setConnection("session.disconnected");

@@ -27,17 +27,22 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
   let retries = 0;
   const slots = [];
 
-  let live = state.stage.publishers?.length > 0;
+  // Media is expected while a speaker is live and not "stalled" (a stalled
+  // speaker's own network dropped: our connection is fine, nothing to redo).
+  const flowingSpeaker = (snap) => (snap?.publishers ?? []).some((p) => !p.stalled);
+  let live = flowingSpeaker(state.stage);
   const onUpdate = (snapshot) => {
     if (snapshot?.session !== sessionId) return;
-    live = snapshot.publishers?.length > 0;
+    live = flowingSpeaker(snapshot);
     emit("onStage", snapshot);
   };
   socket.on("stage:update", onUpdate);
 
   function scheduleRetry(reason) {
     if (closed || retryTimer) return;
-    const delay = Math.min(8000, 500 * 2 ** Math.min(retries, 4));
+    // Quick first retries (a server restart or a speaker's new connection is
+    // back in a second or two), then back off so a long outage stays cheap.
+    const delay = retries === 0 ? 200 : Math.min(4000, 500 * 2 ** Math.min(retries - 1, 3));
     retries += 1;
     emit("onState", "reconnecting", reason);
     retryTimer = setTimeout(() => { retryTimer = null; open().catch((e) => scheduleRetry(e.message)); }, delay);
@@ -67,7 +72,7 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
       // aiortc cannot restart ICE in place, so a network change or a lost
       // server means a fresh connection; the server frees the old one.
       if (s === "failed" || s === "closed") scheduleRetry(s);
-      if (s === "disconnected") setTimeout(() => { if (pc === mine && mine.connectionState === "disconnected") scheduleRetry(s); }, 3000);
+      if (s === "disconnected") setTimeout(() => { if (pc === mine && mine.connectionState === "disconnected") scheduleRetry(s); }, 1500);
     });
     const offer = await mine.createOffer();
     await mine.setLocalDescription(offer);
@@ -117,7 +122,19 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
   window.addEventListener("pagehide", onHide);
   const onOnline = () => { if (!closed) { retries = 0; scheduleRetry("network"); } };
   window.addEventListener("online", onOnline);
-  const onReconnect = () => { if (!closed && pc?.connectionState !== "connected") scheduleRetry("socket"); };
+  // The socket came back: the server may have restarted (its peer
+  // connections are gone even if ours still says "connected" for a few
+  // seconds), so reopen unless media is demonstrably still flowing.
+  const onReconnect = async () => {
+    if (closed) return;
+    const fresh = await request(socket, "stage:state", { session: sessionId });
+    if (fresh?.ok) { state.ice_servers = fresh.ice_servers; emit("onStage", fresh.stage); }
+    if (pc?.connectionState === "connected" && await flowing()) return;
+    retries = 0;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    scheduleRetry("socket");
+  };
   socket.on("connect", onReconnect);
 
   // The process serving our media may die while our peer connection still
@@ -142,6 +159,19 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
       open().catch((e) => scheduleRetry(e.message));
     }
   }, 300);
+
+  // Bytes received in the last second, on any slot.
+  async function flowing() {
+    const total = async () => {
+      let n = 0;
+      if (!pc) return n;
+      (await pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp") n += r.bytesReceived || 0; });
+      return n;
+    };
+    const before = await total();
+    await new Promise((r) => setTimeout(r, 1000));
+    return (await total()) > before;
+  }
 
   await open().catch((e) => scheduleRetry(e.message));
   return {
@@ -175,11 +205,17 @@ export async function publish(sessionId, token, { audio, video, iceServers = [] 
   pc.addTransceiver(video ?? "video", { direction: "sendonly" });
   const screen = pc.addTransceiver("video", { direction: "sendonly" });
   await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch(`/whip/${encodeURIComponent(sessionId)}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
-    body: pc.localDescription.sdp,
-  });
+  let res;
+  try {
+    res = await fetch(`/whip/${encodeURIComponent(sessionId)}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
+      body: pc.localDescription.sdp,
+    });
+  } catch (err) {
+    pc.close(); // the server is unreachable: the caller retries with a new one
+    throw err;
+  }
   if (res.status !== 201) {
     pc.close();
     let err = { code: `http_${res.status}`, message: res.statusText };

@@ -22,7 +22,7 @@ function showWatchers(n) {
   say("watchers", t("program.watching", { count: formatNumber(n) }));
 }
 
-const CONNECTION = ["new", "connecting", "connected", "disconnected", "failed", "closed"];
+const CONNECTION = ["new", "connecting", "connected", "disconnected", "failed", "closed", "reconnecting"];
 function showConnection(state) {
   say("conn", CONNECTION.includes(state) ? t(`studio.conn.${state}`) : "");
 }
@@ -66,40 +66,105 @@ function setLive(on) {
   for (const id of ["stop", "mute", "camoff", "share"]) $(id).disabled = !on;
 }
 
+// Self-healing: once the speaker pressed "go live", the studio keeps them on
+// air until they press "stop". A lost connection (network change, the server
+// restarting) is re-published on a new WHIP resource; the server gives a
+// speaker's new connection their old position, so viewers resume by
+// themselves. No reload needed.
+let wantLive = false;
+let retryTimer = null;
+let attempts = 0;
+let liveSince = 0;
+
+function setState(s) {
+  showConnection(s);
+  document.body.dataset.state = s ?? "";
+}
+
 async function goLive() {
   say("error", "");
+  wantLive = true;
   $("golive").disabled = true;
+  await connectMedia();
+}
+
+async function connectMedia() {
+  if (!wantLive) return;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  const old = live;
+  live = null;
+  old?.stop().catch(() => {}); // frees the old resource if the server still holds it
   try {
-    live = await publish(sessionId, token, {
+    const handle = await publish(sessionId, token, {
       audio: media.getAudioTracks()[0], video: media.getVideoTracks()[0],
     });
-    live.pc.addEventListener("connectionstatechange", () => {
-      const s = live?.pc.connectionState;
-      showConnection(s);
-      document.body.dataset.state = s ?? "";
-      if (s === "failed") { say("error", t("studio.lost")); restart(); }
-    });
+    if (!wantLive) { await handle.stop(); return; }
+    live = handle;
+    liveSince = Date.now();
+    if (screenTrack) await handle.shareScreen(screenTrack);
+    handle.pc.addEventListener("connectionstatechange", () => onMediaState(handle));
     setLive(true);
+    setState(handle.pc.connectionState);
   } catch (err) {
-    say("error", err.message);
-    $("golive").disabled = false;
+    if (err.status === 401 || err.status === 403) {
+      // Refused for good (revoked, not this session's speaker): stop trying.
+      wantLive = false;
+      say("error", err.message);
+      setLive(false);
+      setState("closed");
+      return;
+    }
+    reconnectLater(err.message);
   }
 }
 
-async function restart() {
-  const old = live;
-  live = null;
-  await old?.stop();
-  setLive(false);
-  setTimeout(goLive, 1000);
+function onMediaState(handle) {
+  if (handle !== live) return;
+  const s = handle.pc.connectionState;
+  setState(s);
+  if (s === "connected") { attempts = 0; say("error", ""); }
+  if (s === "failed" || s === "closed") reconnectLater(t("studio.lost"));
+  if (s === "disconnected") {
+    setTimeout(() => {
+      if (live === handle && handle.pc.connectionState === "disconnected") reconnectLater(t("studio.lost"));
+    }, 1500);
+  }
+}
+
+function reconnectLater(reason) {
+  if (!wantLive || retryTimer) return;
+  setState("reconnecting");
+  if (reason) console.info("studio: reconnecting:", reason);
+  // The first retry at once, then a short backoff: a restarted server is
+  // back within seconds, and a long outage must stay cheap.
+  const delay = attempts === 0 ? 200 : Math.min(3000, 500 * 2 ** (attempts - 1));
+  attempts += 1;
+  retryTimer = setTimeout(() => { retryTimer = null; connectMedia(); }, delay);
+}
+
+// After the socket reconnects: is our publisher still on the stage? A server
+// that restarted has forgotten it while our peer connection may still say
+// "connected" for a few seconds.
+async function checkStillLive(stage) {
+  if (!wantLive || !live || retryTimer || Date.now() - liveSince < 3000) return;
+  const id = live.location?.split("/").pop();
+  if (!(stage?.publishers ?? []).some((p) => p.id === id)) {
+    attempts = 0;
+    reconnectLater("not on the stage any more");
+  }
 }
 
 async function stop() {
+  wantLive = false;
+  clearTimeout(retryTimer);
+  retryTimer = null;
   await stopShare();
   await live?.stop();
   live = null;
   setLive(false);
   say("conn", "");
+  document.body.dataset.state = "";
 }
 
 async function share() {
@@ -166,8 +231,12 @@ async function main() {
   socket.on("connect", async () => {
     joinSession(socket, sessionId);
     const reply = await request(socket, "stage:state", { session: sessionId });
-    if (reply?.ok) showWatchers(reply.stage.viewers);
+    if (reply?.ok) {
+      showWatchers(reply.stage.viewers);
+      await checkStillLive(reply.stage);
+    }
   });
+  socket.on("disconnect", () => { if (wantLive) say("conn", t("studio.conn.reconnecting")); });
   // The approved questions, and the one being answered now, large.
   mountSpeakerQuestions($("questions"), socket, sessionId);
   mountPollAdmin($("polls"), socket, sessionId);

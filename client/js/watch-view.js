@@ -77,6 +77,17 @@ export async function mountWatch(root, socket, sessionId, token) {
     grid.replaceChildren(...wanted);
     for (const v of grid.querySelectorAll("video")) play(v);
     root.dataset.viewers = String(snap.viewers ?? 0);
+    // A speaker whose packets stopped (network drop) is still on the stage
+    // until they come back or time out: say so instead of a frozen picture.
+    const lost = live.filter((p) => p.stalled);
+    for (const p of live) tile(p.position).box.classList.toggle("stalled", !!p.stalled);
+    if (lost.length) {
+      status.textContent = t("stage.speaker_lost");
+      root.dataset.speaker = "reconnecting";
+    } else if (root.dataset.speaker === "reconnecting") {
+      root.dataset.speaker = "";
+      if (root.dataset.state === "connected") status.textContent = "";
+    }
   }
 
   const labels = {
