@@ -15,6 +15,7 @@ from server.models import utcnow
 from server.models_interaction import ChatMessage
 from server.moderation import check_can_write
 from server.roles import Principal
+from server.text import BadText, clean
 
 __all__ = ["ChatMessage", "delete", "history", "send", "view"]
 
@@ -35,9 +36,10 @@ async def send(
     session_id: str, text: str,
 ) -> dict[str, Any]:
     """Store one message; once this returns, the message survives a restart."""
-    text = text.strip()
-    if not text:
-        raise Refused("empty")
+    try:
+        text = clean(text, multiline=True)
+    except BadText as exc:
+        raise Refused(exc.code) from None
     if len(text) > cfg.chat_max_chars:
         raise Refused("too_long", max=cfg.chat_max_chars)
     # The rate limit comes first: a flood costs one counter hit per message,

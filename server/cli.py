@@ -195,7 +195,9 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
             print(issued.token)
             return 0
         if args.command == "revoke":
-            if await grants.revoke(args.token) is not None:
+            revoked = await grants.revoke(args.token)
+            if revoked is not None:
+                await _announce_cut(settings.redis_url, revoked.key, revoked.grant_id)
                 print("revoked")
                 return 0
             print("halqa: no live token matches", file=sys.stderr)
@@ -203,6 +205,25 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
         raise AssertionError(args.command)
     finally:
         await db.close()
+
+
+async def _announce_cut(redis_url: str | None, key: str, grant_id: int) -> None:
+    """Running servers cut the revoked token's media and connections at once
+    (through Redis); alone in memory, a server notices at its next check."""
+    if not redis_url:
+        return
+    from server.live import open_live_state
+    from server.revocation import Cut, announce
+
+    try:
+        live = await open_live_state(redis_url)
+    except Exception as exc:  # Redis down: the token is revoked all the same
+        print(f"halqa: revoked, but live servers were not told ({exc})", file=sys.stderr)
+        return
+    try:
+        await announce(live, Cut(key, grant=grant_id))
+    finally:
+        await live.close()
 
 
 if __name__ == "__main__":

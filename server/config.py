@@ -41,6 +41,10 @@ class LimitSettings(BaseModel):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     registrations_per_minute: int = Field(30, ge=1)
     requests_per_minute: int = Field(3000, ge=1)
+    # Socket.IO (engine.io) handshakes per client address: they need no token,
+    # so they are counted before any work. A venue's NAT reconnecting a room
+    # after a restart stays well under it.
+    handshakes_per_minute: int = Field(600, ge=1)
 
 
 class PublicSettings(BaseModel):

@@ -35,6 +35,12 @@ def hash_token(token: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Revoked:
+    grant_id: int
+    key: str  # the identity it belonged to (Principal.key)
+
+
+@dataclass(frozen=True, slots=True)
 class Issued:
     token: str
     grant_id: int
@@ -71,7 +77,9 @@ class Grants:
         self._organizer_hash = hash_token(organizer_token)
 
     async def resolve(self, token: str | None) -> Principal | None:
-        if not token or len(token) > MAX_TOKEN_LENGTH:
+        # Tokens are URL-safe base64: anything else (a lone surrogate cannot
+        # even be encoded) is simply unknown.
+        if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return None
         h = hash_token(token)
         if hmac.compare_digest(h, self._organizer_hash):
@@ -113,22 +121,28 @@ class Grants:
                 raise invalid_fields({"session": f"no session {session_id!r}"})
             return await issue(s, role, session_id=session_id, label=label, language=language)
 
-    async def revoke(self, token: str) -> int | None:
-        """Revoke by token; the grant's id if a live grant was revoked."""
+    async def revoke(self, token: str) -> Revoked | None:
+        """Revoke by token; what was revoked, if a live grant was."""
+        if not token.isascii():
+            return None
         return await self._revoke(Grant.token_hash == hash_token(token))
 
-    async def revoke_id(self, grant_id: int) -> int | None:
+    async def revoke_id(self, grant_id: int) -> Revoked | None:
         return await self._revoke(Grant.id == grant_id)
 
-    async def _revoke(self, where: ColumnElement[bool]) -> int | None:
+    async def _revoke(self, where: ColumnElement[bool]) -> Revoked | None:
         async with self.db.transaction() as s:
-            grant_id = await s.scalar(
-                select(Grant.id).where(where, Grant.revoked_at.is_(None)).with_for_update()
-            )
-            if grant_id is None:
+            row = (await s.execute(
+                select(Grant.id, Grant.participant_id)
+                .where(where, Grant.revoked_at.is_(None)).with_for_update()
+            )).first()
+            if row is None:
                 return None
+            grant_id, participant_id = row
             await s.execute(update(Grant).where(Grant.id == grant_id).values(revoked_at=utcnow()))
-            return grant_id
+            # The identity whose live media ends (Principal.key's rule).
+            key = f"p{participant_id}" if participant_id is not None else f"t{grant_id}"
+            return Revoked(grant_id, key)
 
     async def list_invites(self) -> list[Grant]:
         async with self.db.session() as s:

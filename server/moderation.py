@@ -25,6 +25,9 @@ from server.models_interaction import ChatMessage, Question, Sanction
 from server.roles import Principal, Role
 
 SanctionAction = Literal["mute", "unmute", "ban", "unban"]
+# subject_name of a sanction made through an anonymous question (registered
+# names are never empty): listed without the key or the name.
+ANONYMOUS = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,15 @@ class SanctionChange:
     subject_key: str
     subject_name: str
     session_id: str | None
+    # Named through an anonymous question: the moderator must not learn who.
+    anonymous: bool = False
+
+    def public(self) -> dict[str, Any]:
+        """What the moderator is told (never who an anonymous asker is)."""
+        who: dict[str, Any] = ({"user": None, "name": None, "anonymous": True}
+                               if self.anonymous else
+                               {"user": self.subject_key, "name": self.subject_name})
+        return {**who, "kind": self.kind, "active": self.active, "session": self.session_id}
 
 
 async def active_sanctions(db: Database, key: str, session_id: str | None) -> set[str]:
@@ -88,14 +100,19 @@ async def sanction(
     async with db.transaction() as s:
         if session_id is not None:
             await load_session(s, session_id)
-        key, name = await _subject(s, target, session_id)
+        key, name, anonymous = await _subject(s, target, session_id)
         if not key.startswith("p"):
             raise Refused("not_sanctionable")
+        # An anonymous asker's sanction is stored without a name (ANONYMOUS),
+        # and listed without the key: that is how the list keeps it secret.
+        stored_name = ANONYMOUS if anonymous else name
         current = (
             await s.scalars(
                 select(Sanction).where(
                     Sanction.subject_key == key, Sanction.kind == kind,
                     Sanction.lifted_at.is_(None),
+                    (Sanction.subject_name == ANONYMOUS) if anonymous
+                    else (Sanction.subject_name != ANONYMOUS),
                     Sanction.session_id.is_(None) if session_id is None
                     else Sanction.session_id == session_id,
                 )
@@ -105,12 +122,13 @@ async def sanction(
             for row in current:
                 row.lifted_at = utcnow()
         elif not current:
-            s.add(Sanction(kind=kind, subject_key=key, subject_name=name,
+            s.add(Sanction(kind=kind, subject_key=key, subject_name=stored_name,
                            session_id=session_id, created_by=principal.key))
-    return SanctionChange(kind, not action.startswith("un"), key, name, session_id)
+    return SanctionChange(kind, not action.startswith("un"), key, name, session_id, anonymous)
 
 
-async def _subject(s: Any, target: Target, session_id: str | None) -> tuple[str, str]:
+async def _subject(s: Any, target: Target, session_id: str | None) -> tuple[str, str, bool]:
+    """(key, name, anonymous) of whom a sanction names."""
     row: ChatMessage | Question | None = None
     if target.message is not None:
         row = await s.get(ChatMessage, target.message)
@@ -123,10 +141,10 @@ async def _subject(s: Any, target: Target, session_id: str | None) -> tuple[str,
             else None
         if person is None:
             raise NotFound("not_found")
-        return target.user, person.name
+        return target.user, person.name, False
     if row is None or (session_id is not None and row.session_id != session_id):
         raise NotFound("not_found")
-    return row.author_key, row.author_name
+    return row.author_key, row.author_name, bool(getattr(row, "anonymous", False))
 
 
 async def list_sanctions(
@@ -140,8 +158,9 @@ async def list_sanctions(
             q = q.where(or_(Sanction.session_id.is_(None), Sanction.session_id == session_id))
         rows = await s.scalars(q)
         return [
-            {"id": r.id, "kind": r.kind, "user": r.subject_key, "name": r.subject_name,
-             "session": r.session_id, "at": iso(r.created_at)}
+            {"id": r.id, "kind": r.kind, "session": r.session_id, "at": iso(r.created_at),
+             **({"user": None, "name": None, "anonymous": True} if r.subject_name == ANONYMOUS
+                else {"user": r.subject_key, "name": r.subject_name})}
             for r in rows
         ]
 

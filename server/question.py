@@ -26,6 +26,7 @@ from server.models import utcnow
 from server.models_interaction import Question, QuestionVote
 from server.moderation import check_can_write
 from server.roles import Principal
+from server.text import BadText, clean
 
 PUBLIC = ("approved", "answered")
 Action = Literal["approve", "reject", "answer", "highlight", "unhighlight"]
@@ -62,9 +63,10 @@ async def ask(
     db: Database, live: LiveState, cfg: InteractionSettings, principal: Principal,
     session_id: str, text: str, anonymous: bool,
 ) -> Change:
-    text = text.strip()
-    if not text:
-        raise Refused("empty")
+    try:
+        text = clean(text, multiline=True)
+    except BadText as exc:
+        raise Refused(exc.code) from None
     if len(text) > cfg.question_max_chars:
         raise Refused("too_long", max=cfg.question_max_chars)
     if not await live.hit(f"question:{principal.key}", cfg.question_rate,

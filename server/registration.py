@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +23,7 @@ from server.errors import Conflict, invalid_fields
 from server.grants import issue
 from server.models import Participant, Session, utcnow
 from server.roles import Role
+from server.text import BadText, clean
 
 
 class RegistrationIn(BaseModel):
@@ -44,12 +53,15 @@ class RegistrationIn(BaseModel):
             raise ValueError("consent is required to register")
         return v
 
-    @field_validator("name")
+    @field_validator("name", "organisation")
     @classmethod
-    def _name(cls, v: str) -> str:
-        if any(ord(c) < 32 for c in v):
-            raise ValueError("control characters are not allowed")
-        return v
+    def _text(cls, v: str, info: ValidationInfo) -> str:
+        if not v and info.field_name == "organisation":
+            return v
+        try:
+            return clean(v)
+        except BadText as exc:
+            raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,11 @@ import structlog
 from aiohttp import web
 
 import signaling
-from server.keys import GRANTS, LIVE, SETTINGS, SIO
+from server.api.common import client_ip
+from server.errors import Forbidden, NotFound
+from server.keys import DB, GRANTS, LIVE, SETTINGS, SIO
+from server.models import Session
+from server.moderation import sanctions_in
 from server.roles import Principal, Role
 from signaling import EVERY_SESSION, Caller, Host
 from signaling.cluster import ClusterConfig
@@ -67,12 +71,25 @@ def media_host(app: web.Application, cluster: ClusterConfig | None = None) -> Ho
         principal = await grants.resolve(token)
         return media_caller(principal) if principal is not None else None
 
+    db = app[DB]
+
+    async def admit(caller: Caller, session_id: str, kind: str) -> None:
+        """Before any media resource: the session is in the program, and the
+        caller is not banned from it (or from the event)."""
+        async with db.session() as s:
+            if await s.get(Session, session_id) is None:
+                raise NotFound("not_found", "no such session in the program")
+            if "ban" in await sanctions_in(s, caller.key, session_id):
+                raise Forbidden("banned", "you were removed from this session")
+
     sio = app.get(SIO)
     return Host(
         media=app[SETTINGS].media,
         resolve_token=resolve,
         sio=StageSockets(sio) if sio is not None else None,
         cluster=cluster,
+        admit=admit,
+        address_of=client_ip,
     )
 
 

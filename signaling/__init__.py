@@ -31,6 +31,7 @@ __all__ = [
     "MediaSettings",
     "Sockets",
     "TokenResolver",
+    "close_owner",
     "cluster_view",
     "counts",
     "listening",
@@ -59,7 +60,7 @@ async def _stages(app: web.Application) -> AsyncIterator[None]:
     from signaling.registry import StageRegistry
 
     host = app[HOST]
-    registry = StageRegistry(host.media)
+    registry = StageRegistry(host.media, host.admit)
     app[REGISTRY] = registry
     if host.sio is not None:
         from signaling.sio_events import register
@@ -132,6 +133,12 @@ def listening(app: web.Application) -> list[tuple[str, str, str, str]]:
     from signaling.interpretation import listening as now_listening
 
     return now_listening(registry)
+
+
+def close_owner(app: web.Application, owner: str, session_id: str | None = None) -> int:
+    """Cut every media resource of one identity in this process (revocation, ban)."""
+    registry = app.get(REGISTRY)
+    return registry.close_owner(owner, session_id) if registry is not None else 0
 
 
 def live_sessions(app: web.Application) -> set[str]:

@@ -7,7 +7,10 @@ whole seam:
   * `media`          the media settings (MediaSettings),
   * `resolve_token`  a bearer token -> the `Caller` it stands for, or None,
   * `sio`            the app's Socket.IO server, seen through `Sockets`
-                     (None: no `stage:*` events, e.g. a bare media server).
+                     (None: no `stage:*` events, e.g. a bare media server),
+  * `admit`          asked before any resource is made (session in the
+                     program, caller not banned); None admits everyone,
+  * `address_of`     a request's client address, for per-address caps.
 
 The server fills it in server/stages.py (`media_host`).
 """
@@ -62,6 +65,12 @@ class Caller:
 
 
 TokenResolver = Callable[[str], Awaitable[Caller | None]]
+# Asked before any media resource is made: (caller, session id, "watch" or
+# "publish"). Raise a signaling.errors.Failure to refuse (NotFound: the
+# session is not in the program; Forbidden "banned"); return to admit.
+Admit = Callable[[Caller, str, str], Awaitable[None]]
+# The client's network address for a request (the host knows its proxies).
+AddressOf = Callable[[Any], str]
 M = TypeVar("M", bound=BaseModel)
 Ack = dict[str, Any]
 EventHandler = Callable[[str, Caller, M], Awaitable[Ack]]
@@ -91,3 +100,5 @@ class Host:
     sio: Sockets | None = None
     # This process's identity among several (None: a node alone).
     cluster: ClusterConfig | None = None
+    admit: Admit | None = None
+    address_of: AddressOf | None = None

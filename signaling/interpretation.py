@@ -49,7 +49,9 @@ async def publish(
         raise Forbidden("wrong_language", f"this token interprets into {language}, not {asked}",
                         fields={"language": f"must be {language}"})
     registry._rate_limit(caller.key)
-    lines = parse_offer(offer, want="send")
+    lines = parse_offer(offer, want="send", max_sections=2)  # one audio channel
+    if registry.admit is not None:  # the session is in the program (before any resource)
+        await registry.admit(caller, session_id, "publish")
     if len(lines) != 1 or lines[0].kind != "audio":
         raise Forbidden("audio_only", "an interpreter publishes one audio section and no video")
     stage = registry.stage(session_id)

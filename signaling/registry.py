@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from signaling.errors import Conflict, Forbidden, NotFound, RateLimited, Unavailable
-from signaling.host import Caller
+from signaling.host import Admit, Caller
 from signaling.peers import close_pc, new_id, open_publisher, open_viewer
 from signaling.sdp import parse_offer
 from signaling.settings import MediaSettings
@@ -21,8 +21,14 @@ Listener = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class StageRegistry:
-    def __init__(self, media: MediaSettings) -> None:
+    def __init__(self, media: MediaSettings, admit: Admit | None = None) -> None:
         self.media = media
+        # The host's say before any resource is made (session in the program,
+        # caller not banned); None admits everyone (a bare media server).
+        self.admit = admit
+        # Viewers being negotiated now (owner, address): counted by the caps
+        # so concurrent offers cannot all slip past them.
+        self._opening: list[tuple[str, str]] = []
         self.stages: dict[str, Stage] = {}
         self.listeners: list[Listener] = []
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -105,7 +111,7 @@ class StageRegistry:
         stage = self.stages.get(session_id)
         here = 0 if stage is None else sum(1 for v in stage.viewers.values() if v.mode != "pull")
         return (not self.draining and here < self.media.max_viewers
-                and self.viewer_total() < self.media.max_viewers_total)
+                and self.viewer_total() + len(self._opening) < self.media.max_viewers_total)
 
     def _rate_limit(self, key: str) -> None:
         now = time.monotonic()
@@ -127,7 +133,10 @@ class StageRegistry:
         if not caller.can_publish(session_id):
             raise Forbidden("forbidden", "this token may not publish to this session")
         self._rate_limit(caller.key)
-        lines = parse_offer(offer, want="send")
+        # Audio, camera and a screen (the studio); one spare for other encoders.
+        lines = parse_offer(offer, want="send", max_sections=4)
+        if self.admit is not None:
+            await self.admit(caller, session_id, "publish")
         stage = self.stage(session_id)
         replaced: Publisher | None = None
         if caller.one_seat:
@@ -189,33 +198,57 @@ class StageRegistry:
         self._drop_if_empty(stage)
 
     # -- viewers ------------------------------------------------------------
-    def _admit(self, stage: Stage, caller: Caller) -> None:
-        if not self.has_room(stage.session_id):
+    def _admit(self, session_id: str, caller: Caller, address: str) -> None:
+        """Room on the stage, then the caps over every stage of this process
+        together, viewers still negotiating included: one identity or one
+        address cannot fill the stages however many offers it sends."""
+        if not self.has_room(session_id):
             raise Unavailable(
                 "stage_full",
                 "this stage is serving as many viewers as it can; try again shortly",
                 retry_after=30,
             )
-        mine = sum(1 for v in stage.viewers.values() if v.owner == caller.key)
-        if mine >= self.media.max_viewers_per_caller and not caller.unlimited_viewers:
+        if caller.unlimited_viewers:
+            return
+        viewers = [v for s in self.stages.values() for v in s.viewers.values() if v.mode != "pull"]
+        mine = sum(1 for v in viewers if v.owner == caller.key) + sum(
+            1 for owner, _ in self._opening if owner == caller.key)
+        if mine >= self.media.max_viewers_per_caller:
             raise RateLimited(
                 "too_many_viewers",
-                f"you already watch this session {mine} times; close a tab or player",
+                f"you already hold {mine} players or tabs; close one first",
+                retry_after=int(self.media.pending_timeout_s) + 1,
             )
+        if address:
+            near = sum(1 for v in viewers if v.address == address) + sum(
+                1 for _, a in self._opening if a == address)
+            if near >= self.media.max_viewers_per_address:
+                raise RateLimited(
+                    "too_many_viewers",
+                    "too many players from your network address; try again shortly",
+                    retry_after=int(self.media.pending_timeout_s) + 1,
+                )
 
     async def watch(
-        self, session_id: str, caller: Caller, offer: str, mode: str
+        self, session_id: str, caller: Caller, offer: str, mode: str, address: str = ""
     ) -> tuple[Viewer, str]:
-        # Every caller the host resolves may watch: registration is for the event.
+        # Every caller the host resolves may watch (registration is for the
+        # event), unless the host says no (unknown session, a ban).
         self._rate_limit(caller.key)
-        lines = parse_offer(offer, want="recv")
-        stage = self.stage(session_id)
+        max_sections = self.media.max_publishers * 3 if mode == "browser" else 4
+        lines = parse_offer(offer, want="recv", max_sections=max_sections)
+        if self.admit is not None:
+            await self.admit(caller, session_id, "watch")
+        self._admit(session_id, caller, address)
+        held = (caller.key, address)
+        self._opening.append(held)
         try:
-            self._admit(stage, caller)
-        except BaseException:
-            self._drop_if_empty(stage)
-            raise
-        return await self.attach_viewer(stage, caller.key, mode, offer, lines)
+            viewer, answer = await self.attach_viewer(
+                self.stage(session_id), caller.key, mode, offer, lines)
+        finally:
+            self._opening.remove(held)
+        viewer.address = address
+        return viewer, answer
 
     async def attach_viewer(
         self, stage: Stage, owner: str, mode: str, offer: str, lines: list[Any]
@@ -285,6 +318,26 @@ class StageRegistry:
             return await self.program_elsewhere(session_id, publisher_id)
         return self.set_program(session_id, publisher_id).snapshot()
 
+    def close_owner(self, owner: str, session_id: str | None = None) -> int:
+        """Revocation: close every resource (publisher or viewer) of one identity
+        in this process, in one session or (None) all. They leave the stage at
+        once (viewers stop getting packets, a speaker leaves the air); their
+        peer connections are closed in the background. Returns how many.
+
+        Other processes are told by the host (a revocation or ban is announced
+        through the shared store, and each process calls this)."""
+        closed = 0
+        for stage in list(self.stages.values()):
+            if session_id is not None and stage.session_id != session_id:
+                continue
+            for pub in [p for p in stage.publishers.values() if p.owner == owner]:
+                self.spawn(self._close_publisher(stage, pub))
+                closed += 1
+            for viewer in [v for v in stage.viewers.values() if v.owner == owner]:
+                self.spawn(self.close_viewer(stage, viewer))
+                closed += 1
+        return closed
+
     def set_program(self, session_id: str, publisher_id: str | None) -> Stage:
         stage = self.stages.get(session_id)
         if stage is None or (publisher_id is not None and publisher_id not in stage.publishers):
@@ -309,7 +362,7 @@ class StageRegistry:
                 if not viewer.connected:
                     if viewer.pc.connectionState == "connected":
                         self._wire_viewer(stage, viewer)
-                    elif now - viewer.created_at > limit:
+                    elif now - viewer.created_at > self.media.pending_timeout_s:
                         self.spawn(self.close_viewer(stage, viewer))
                     continue
                 viewer.send_reports()

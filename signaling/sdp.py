@@ -14,6 +14,10 @@ from signaling.rtp import FORWARDABLE, codec_usable
 
 # An 18-section offer without codec preferences is ~65 KB.
 MAX_SDP_BYTES = 128 * 1024
+# Parsing cost grows with lines, peer-connection cost with sections: both are
+# bounded before aiortc sees the text (an 18-section browser offer has ~600
+# lines; 380 tiny sections under the byte limit cost 0.3 s of loop each).
+MAX_SDP_LINES = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +43,30 @@ def strip_mdns(sdp_text: str) -> str:
     return "\r\n".join(kept) + "\r\n"
 
 
-def parse_offer(sdp_text: str, *, want: str) -> list[MediaLine]:
-    """Validate an offer. `want` is 'send' (a publisher) or 'recv' (a viewer)."""
+def parse_offer(sdp_text: str, *, want: str, max_sections: int = 36) -> list[MediaLine]:
+    """Validate an offer. `want` is 'send' (a publisher) or 'recv' (a viewer).
+
+    Cheap checks first (size, line and section counts: string scans), so a
+    hostile offer is refused before aiortc parses it.
+    """
     if not sdp_text.strip():
         raise _bad("sdp_missing", "the request body must be an SDP offer")
     if len(sdp_text) > MAX_SDP_BYTES:
         raise _bad("sdp_too_large", "the SDP offer is larger than 128 KiB")
     if not sdp_text.lstrip().startswith("v=0"):
         raise _bad("sdp_malformed", "the SDP offer must start with v=0")
+    sections = sdp_text.count("\nm=")
+    if sections > max_sections:
+        raise _bad("sdp_too_many_sections",
+                   f"the SDP offer has {sections} media sections; at most {max_sections}")
+    if sdp_text.count("\n") > MAX_SDP_LINES:
+        raise _bad("sdp_too_complex", f"the SDP offer has more than {MAX_SDP_LINES} lines")
     try:
         parsed = ai.parse_sdp(sdp_text)
     except Exception as exc:  # aiortc raises assorted errors on garbage
         raise _bad("sdp_malformed", f"the SDP offer cannot be parsed: {exc}") from None
     lines: list[MediaLine] = []
+    mids: set[str] = set()
     for media in parsed.media:
         if media.kind not in ("audio", "video"):
             if media.kind == "application":
@@ -61,8 +76,11 @@ def parse_offer(sdp_text: str, *, want: str) -> list[MediaLine]:
             raise _bad(
                 "sdp_malformed", "each media section needs ICE credentials and a DTLS fingerprint"
             )
-        if media.rtp.muxId is None:
+        if not media.rtp.muxId:
             raise _bad("sdp_malformed", "each media section needs an a=mid")
+        if media.rtp.muxId in mids:
+            raise _bad("sdp_malformed", f"the mid {media.rtp.muxId[:32]!r} is used twice")
+        mids.add(media.rtp.muxId)
         mimes: dict[int, str] = {}
         for codec in media.rtp.codecs:
             mime = codec.mimeType.lower()

@@ -45,8 +45,16 @@ class MediaSettings(BaseModel):
     screen_idle_s: float = Field(default=2.0, gt=0)
     # Offers (WHIP/WHEP) allowed per caller per 10 s; more is a flood.
     offers_per_10s: int = Field(default=20, ge=1)
-    # Viewer resources one caller may hold at once (tabs, players).
+    # Viewer resources one identity may hold at once, over every stage
+    # together, pending (not yet connected) ones included (tabs, players).
     max_viewers_per_caller: int = Field(default=4, ge=1)
+    # The same from one network address, whatever the identities: bounds what
+    # one person with many free registrations can hold. A venue's Wi-Fi puts
+    # many people behind one address; raise it for such events.
+    max_viewers_per_address: int = Field(default=50, ge=1)
+    # A viewer that has not connected this long after its offer is dropped
+    # (browsers connect in ~1 s); it counts against the caps meanwhile.
+    pending_timeout_s: float = Field(default=6.0, gt=0)
 
     # TURN with time-limited credentials (coturn's use-auth-secret, the "TURN
     # REST API"): each client gets a username "<expiry>:halqa" and its HMAC

@@ -48,7 +48,11 @@ def register(registry: StageRegistry, sio: Sockets) -> None:
     registry.listeners.append(broadcast)
 
     async def state(sid: str, caller: Caller, p: StateIn) -> Ack:
-        # Any caller the host resolved may watch (registration is for the event).
+        # Any caller the host resolved may watch (registration is for the
+        # event), unless the host refuses: an unknown session, or a ban (a
+        # banned identity must not follow the room's broadcasts again).
+        if registry.admit is not None:
+            await registry.admit(caller, p.session, "watch")
         await sio.enter(sid, p.session)
         return {"stage": await registry.current(p.session),
                 "ice_servers": registry.media.ice_servers_json()}

@@ -77,6 +77,7 @@ class Viewer:
     # (another node: every position, then the program; see signaling/edge.py)
     mode: str
     pc: RTCPeerConnection
+    address: str = ""  # the client's network address (per-address caps)
     outs: list[OutStream] = field(default_factory=list)
     created_at: float = field(default_factory=time.monotonic)
     connected: bool = False

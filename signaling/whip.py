@@ -21,6 +21,7 @@ from signaling.errors import (
     Failure,
     Forbidden,
     Invalid,
+    NotFound,
     TooLarge,
     Unauthorized,
     UnsupportedMediaType,
@@ -126,7 +127,7 @@ def _created(request: web.Request, prefix: str, resource_id: str, answer: str) -
 async def whip_post(request: web.Request) -> web.StreamResponse:
     who = await caller(request)
     offer = await read_body(request, SDP)
-    session_id = request.match_info["session_id"]
+    session_id = path_session(request)
     if who.interprets is not None:  # an interpreter's language channel, audio only
         pub, answer = await interpretation.publish(
             request.app[REGISTRY], session_id, who, offer, request.query.get("language"))
@@ -147,7 +148,9 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
     if audio is not None:
         check_language(audio)
     registry = request.app[REGISTRY]
-    viewer, answer = await registry.watch(request.match_info["session_id"], who, offer, mode)
+    host = request.app[HOST]
+    address = host.address_of(request) if host.address_of else (request.remote or "")
+    viewer, answer = await registry.watch(path_session(request), who, offer, mode, address)
     response = _created(request, "whep", viewer.id, answer)
     if audio is not None:
         viewer.language = audio
@@ -156,6 +159,14 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
         response.headers[interpretation.AUDIO_HEADER] = (
             audio if live else f"floor; requested={audio}; reason=no_live_channel")
     return response
+
+
+def path_session(request: web.Request) -> str:
+    """The session named in the path, refused cheaply when it cannot be one."""
+    sid = request.match_info["session_id"]
+    if not 0 < len(sid) <= 64 or not sid.isprintable():
+        raise NotFound("not_found", "no such session")
+    return sid
 
 
 def _kind(request: web.Request) -> str:

@@ -43,7 +43,9 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     try:
         raw = await request.read()
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError, non-UTF-8 bytes and integers
+        # past Python's 4,300-digit limit; RecursionError deep nesting.
         raise BadRequest("bad_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("bad_json", "the body must be a JSON object")
@@ -130,11 +132,17 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     campus address must not be refused the program. A request another node
     forwarded was counted there, under the real client's address (the relay
     refuses it unless a node signed it)."""
+    limits = request.app[SETTINGS].limits
     public = (request.match_info.route.name or "").startswith("public:")
     if _is_api(request) and not public and FORWARDED_HEADER not in request.headers:
-        limit = request.app[SETTINGS].limits.requests_per_minute
-        if not await request.app[LIVE].hit(f"req:{client_ip(request)}", limit, 60):
+        if not await request.app[LIVE].hit(f"req:{client_ip(request)}",
+                                           limits.requests_per_minute, 60):
             raise RateLimited("rate_limited", "too many requests; slow down", retry_after=60)
+    elif (request.path.startswith("/socket.io/") and "sid" not in request.query
+          # An engine.io handshake (no session id yet): a new connection.
+          and not await request.app[LIVE].hit(f"eio:{client_ip(request)}",
+                                              limits.handshakes_per_minute, 60)):
+        raise RateLimited("rate_limited", "too many connections; slow down", retry_after=60)
     return await handler(request)
 
 

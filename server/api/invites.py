@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.api.common import json_response, read_json
 from server.auth import require_organizer
 from server.errors import not_found
-from server.keys import GRANTS, SETTINGS, SIO
-from server.realtime import disconnect_grant
+from server.keys import GRANTS, SETTINGS
+from server.revocation import Cut, cut
 from server.roles import Role
 
 
@@ -70,15 +70,26 @@ async def list_invites(request: web.Request) -> web.Response:
     })
 
 
+MAX_ID = 2**63 - 1  # the database's integer: larger ids cannot exist
+
+
+def parse_id(text: str) -> int | None:
+    """An id from a path: ASCII digits only (int() also reads "١٢" as 12)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 async def revoke_invite(request: web.Request) -> web.Response:
     await require_organizer(request)
-    try:
-        grant_id = int(request.match_info["id"])
-    except ValueError:
-        raise not_found("invite") from None
-    if await request.app[GRANTS].revoke_id(grant_id) is None:
+    grant_id = parse_id(request.match_info["id"])
+    if grant_id is None:
+        raise not_found("invite")
+    revoked = await request.app[GRANTS].revoke_id(grant_id)
+    if revoked is None:
         raise not_found("live invite")
-    await disconnect_grant(request.app[SIO], grant_id)
+    await cut(request.app, Cut(revoked.key, grant=revoked.grant_id))
     return web.Response(status=204)
 
 
@@ -86,8 +97,9 @@ async def revoke_token(request: web.Request) -> web.Response:
     """Revoke any token (a participant's leaked link too) by its value."""
     await require_organizer(request)
     data = await read_json(request, RevokeIn)
-    grant_id = await request.app[GRANTS].revoke(data.token)
-    if grant_id is None:
+    revoked = await request.app[GRANTS].revoke(data.token)
+    if revoked is None:
         raise not_found("live token")
-    await disconnect_grant(request.app[SIO], grant_id)
+    # Media and connections end on every process (server/revocation.py).
+    await cut(request.app, Cut(revoked.key, grant=revoked.grant_id))
     return web.Response(status=204)

@@ -27,8 +27,9 @@ from server.realtime import question as rt_question
 from server.realtime import reaction as rt_reaction
 from server.realtime.bus import bus_ctx
 from server.realtime.chat_fanout import chat_fanout_ctx, enter_features
-from server.realtime.common import PRESENCE, session_room, user_room
+from server.realtime.common import PRESENCE, flooding, session_room, user_room
 from server.realtime.roomcast import roomcast_ctx
+from server.revocation import grant_room
 from server.roles import Principal
 
 log = structlog.get_logger("halqa.realtime")
@@ -55,10 +56,6 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
     )
 
 
-def grant_room(token_id: int | None) -> str:
-    return f"grant:{token_id}"
-
-
 async def principal_of(sio: socketio.AsyncServer, sid: str) -> Principal:
     session: dict[str, Any] = await sio.get_session(sid)
     principal: Principal = session["principal"]
@@ -75,15 +72,11 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
         principal = await app[GRANTS].resolve(token if isinstance(token, str) else None)
         if principal is None:
             app[METRICS].socket_refused.inc()
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "unauthorized", "message": "missing, unknown or revoked token"}
-            )
+            raise refused("unauthorized", "missing, unknown or revoked token")
         # Interaction: an identity banned event-wide is refused at (re)connect.
         if "ban" in await active_sanctions(app[DB], principal.key, None):
             app[METRICS].socket_refused.inc()
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "banned", "message": "you were removed from this event"}
-            )
+            raise refused("banned", "you were removed from this event")
         await sio.save_session(sid, {"principal": principal})
         await sio.enter_room(sid, grant_room(principal.token_id))
         await sio.enter_room(sid, user_room(principal.key))
@@ -110,7 +103,16 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
 
     @sio.on("*")
     async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
+        # Unknown events cost a lookup too: the same flood limit as the rest.
+        if flooding(await sio.get_session(sid)):
+            return {"ok": False, "error": "rate_limited"}
         return {"ok": False, "error": "unknown_event"}
+
+
+def refused(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused connection as clients expect it: `connect_error` with
+    err.message = code and err.data = {code, message} (socket.io-client)."""
+    return socketio.exceptions.ConnectionRefusedError(code, {"code": code, "message": message})
 
 
 async def _presence_ticker(app: web.Application) -> AsyncIterator[None]:
@@ -127,15 +129,3 @@ async def _presence_ticker(app: web.Application) -> AsyncIterator[None]:
     app[PRESENCE] = tracker
     async with tracker.running():
         yield
-
-
-async def disconnect_grant(sio: socketio.AsyncServer, token_id: int) -> None:
-    """Close the connections that were made with a revoked token.
-
-    This process's sockets are closed at once; the event reaches the others'
-    through the Redis manager, and their clients drop the token on receipt.
-    """
-    room = grant_room(token_id)
-    await sio.emit("auth:revoked", {}, room=room)
-    for sid, _ in list(sio.manager.get_participants("/", room)):
-        await sio.disconnect(sid)

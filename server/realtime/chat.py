@@ -9,7 +9,16 @@ from server import chat
 from server.interaction import Refused
 from server.keys import DB, LIVE, SETTINGS
 from server.realtime.chat_fanout import CHAT_FANOUT
-from server.realtime.common import PRESENCE, Ack, Payload, SessionId, Text, on, session_room
+from server.realtime.common import (
+    PRESENCE,
+    Ack,
+    Payload,
+    RowId,
+    SessionId,
+    Text,
+    on,
+    session_room,
+)
 from server.roles import Principal
 
 
@@ -19,7 +28,7 @@ class SendIn(Payload):
 
 
 class DeleteIn(Payload):
-    message: int
+    message: RowId
 
 
 def register(app: web.Application, sio: socketio.AsyncServer) -> None:

@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from server.api.common import UNAVAILABLE
 from server.errors import Failure
 from server.presence import PresenceTracker
 from server.roles import Principal
@@ -32,6 +33,9 @@ Handler = Callable[[str, Principal, M], Awaitable[Ack]]
 
 SessionId = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=4000)]
+# A database row id: a larger number cannot name a row (and SQLite/PostgreSQL
+# would raise on it), so it is "invalid", not an internal error.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class Payload(BaseModel):
@@ -55,7 +59,7 @@ def polls_room(session_id: str) -> str:
     return f"polls:{session_id}"
 
 
-__all__ = ["PRESENCE", "Payload", "SessionId", "Text", "mod_room", "on", "polls_room",
+__all__ = ["PRESENCE", "Payload", "RowId", "SessionId", "Text", "mod_room", "on", "polls_room",
            "session_room", "user_room"]
 
 
@@ -63,7 +67,7 @@ def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handl
     def register(fn: Handler[M]) -> None:
         async def handler(sid: str, data: Any = None, *_: Any) -> Ack:
             session: dict[str, Any] = await sio.get_session(sid)
-            if _flooding(session):
+            if flooding(session):
                 return {"ok": False, "error": "rate_limited"}
             if not isinstance(data, dict):
                 return {"ok": False, "error": "invalid", "fields": {"payload": "expected object"}}
@@ -77,8 +81,15 @@ def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handl
                 result = await fn(sid, session["principal"], payload)
             except Failure as failure:
                 return failure_ack(failure)
+            except UNAVAILABLE as exc:
+                # Redis or the database is away: nothing was acknowledged, say
+                # so; the client may retry (never acked and then dropped).
+                log.warning("event_unavailable", sio_event=event, error=repr(exc))
+                return {"ok": False, "error": "unavailable", "retry_after": 5}
             except Exception:
-                log.exception("event_failed", event=event)
+                # structlog's first argument is named `event`: the Socket.IO
+                # event goes under another name (event= raised TypeError here).
+                log.exception("event_failed", sio_event=event)
                 return {"ok": False, "error": "internal"}
             return {"ok": True, **result}
 
@@ -97,7 +108,7 @@ def failure_ack(failure: Failure) -> Ack:
     return {**ack, **failure.detail}
 
 
-def _flooding(session: dict[str, Any]) -> bool:
+def flooding(session: dict[str, Any]) -> bool:
     # Per connection, in this process (a connection lives in one process):
     # no shared-store round trip for the cheapest protection.
     now = time.monotonic()

@@ -12,15 +12,16 @@ from server import moderation
 from server.errors import Forbidden
 from server.keys import DB, LIVE, SETTINGS
 from server.moderation import SanctionChange, Target
-from server.realtime.common import Ack, Payload, SessionId, on, session_room, user_room
+from server.realtime.common import Ack, Payload, RowId, SessionId, on, session_room, user_room
+from server.revocation import Cut, cut
 from server.roles import Principal
 
 
 class SanctionIn(Payload):
     session: SessionId | None  # None: event-wide
     action: Literal["mute", "unmute", "ban", "unban"]
-    message: int | None = None
-    question: int | None = None
+    message: RowId | None = None
+    question: RowId | None = None
     user: Annotated[str, Field(max_length=32)] | None = None
 
     @model_validator(mode="after")
@@ -53,9 +54,10 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
             Target(message=p.message, question=p.question, user=p.user))
         await sio.emit("moderation:sanction", _notice(change), room=user_room(change.subject_key))
         if change.kind == "ban" and change.active:
+            # Media first (every process, within a second), then the sockets.
+            await cut(app, Cut(change.subject_key, session=change.session_id))
             await _remove(app, sio, change)
-        return {"user": change.subject_key, "name": change.subject_name, "kind": change.kind,
-                "active": change.active, "session": change.session_id}
+        return change.public()
 
     @on(sio, "session:update", SessionUpdateIn)
     async def update(sid: str, principal: Principal, p: SessionUpdateIn) -> Ack:

@@ -14,6 +14,7 @@ from server.realtime.common import (
     PRESENCE,
     Ack,
     Payload,
+    RowId,
     SessionId,
     Text,
     mod_room,
@@ -31,12 +32,12 @@ class AskIn(Payload):
 
 
 class VoteIn(Payload):
-    question: int
+    question: RowId
     up: bool = True
 
 
 class ModerateIn(Payload):
-    question: int
+    question: RowId
     action: Literal["approve", "reject", "answer", "highlight", "unhighlight"]
 
 

@@ -16,7 +16,7 @@ from server.interaction import Refused
 from server.live import MemoryLiveState
 from server.models import Event, Participant, Session
 from server.moderation import Target, sanction, update_session
-from server.realtime.common import _flooding
+from server.realtime.common import flooding
 from server.roles import Principal, Role
 
 CFG = InteractionSettings()
@@ -128,7 +128,7 @@ async def test_chat_sanctions_slow_mode_and_delete(db: Database) -> None:
 
 def test_flood_limit_per_connection() -> None:
     session: dict[str, object] = {}
-    assert [_flooding(session) for _ in range(22)][-3:] == [False, True, True]
+    assert [flooding(session) for _ in range(22)][-3:] == [False, True, True]
 
 
 async def test_slow_mode_is_cut_to_the_configured_maximum(db: Database) -> None:
