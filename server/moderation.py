@@ -35,6 +35,8 @@ class Target:
     message: int | None = None
     question: int | None = None
     user: str | None = None
+    # A sanction's id from the list: lifts an anonymous asker's sanction too.
+    sanction: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,12 @@ async def _subject(s: Any, target: Target, session_id: str | None) -> tuple[str,
         row = await s.get(ChatMessage, target.message)
     elif target.question is not None:
         row = await s.get(Question, target.question)
+    elif target.sanction is not None:
+        found = await s.get(Sanction, target.sanction)
+        if found is None or (session_id is not None and found.session_id not in
+                             (None, session_id)):
+            raise Refused("not_found")
+        return found.subject_key, found.subject_name, found.subject_name == ANONYMOUS
     elif target.user is not None:
         # A key from the online list: name it from the registration when it is one.
         pid = target.user[1:]

@@ -52,6 +52,7 @@ class PresenceTracker:
         self.stays: dict[str, dict[str, Stay]] = {}  # sid → session → stay
         self._shown: dict[str, Counts] = {}
         self._peak_saved: dict[str, int] = {}
+        self._generation: str | None = None
 
     def sessions(self) -> set[str]:
         return {s for by_session in self.stays.values() for s in by_session}
@@ -111,8 +112,12 @@ class PresenceTracker:
             await asyncio.sleep(COUNT_INTERVAL)
             tick += 1
             try:
-                if tick % ticks_per_refresh == 0:
+                # A restarted Redis has forgotten everyone: write this
+                # process's presence back now, not at the next heartbeat.
+                generation = await self.live.generation()
+                if tick % ticks_per_refresh == 0 or generation != self._generation:
                     await self.refresh()
+                    self._generation = generation
                 await self.push_counts()
             except Exception:  # a Redis or DB hiccup must not end the ticker
                 log.exception("presence_tick_failed")

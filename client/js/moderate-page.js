@@ -1,7 +1,7 @@
 // The moderator console (/moderate/{session}, or /moderate for event-wide
 // moderators and the organizer). Phone first: one tab at a time.
 import { getProgram, tokenFromFragment } from "./api.js";
-import { applyDocument, dir, lang, pickText } from "./i18n.js";
+import { applyDocument, dir, lang, pickText, t } from "./i18n.js";
 import {
   QuestionStore, deleteChat, joinSession, leaveSession, listOnline, listSanctions,
   moderateQuestion, sanction, subscribe, updateSession,
@@ -86,10 +86,10 @@ async function refreshPeople() {
       onclick: async () => { status(await sanction(socket, scope(), "ban", { user: p.user })); refreshPeople(); } }))));
   const list = await listSanctions(socket, session);
   $("sanctions").replaceChildren(...(list.sanctions ?? []).map((s) => h("li", {},
-    h("span", { text: `${s.name || s.user} · ${tr(s.kind)}${s.session ? "" : " · *"}`, dir: "auto" }), " ",
+    h("span", { text: `${s.anonymous ? t("ix.anonymous_author") : s.name || s.user} · ${tr(s.kind)}${s.session ? "" : " · *"}`, dir: "auto" }), " ",
     h("button", { type: "button", text: tr(s.kind === "ban" ? "unban" : "unmute"),
       onclick: async () => {
-        status(await sanction(socket, s.session, s.kind === "ban" ? "unban" : "unmute", { user: s.user }));
+        status(await sanction(socket, s.session, s.kind === "ban" ? "unban" : "unmute", { sanction: s.id }));
         refreshPeople();
       } }))));
 }

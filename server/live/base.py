@@ -85,6 +85,10 @@ class LiveState(Protocol):
         Survives the store going away and coming back (notices sent meanwhile
         are lost: senders act on their own process first)."""
 
+    async def generation(self) -> str:
+        """Changes when the store lost its contents (Redis restarted): every
+        process then writes its presence back at once."""
+
     async def ping(self) -> None:
         """Raise if the backing store is unreachable (for /readyz)."""
 

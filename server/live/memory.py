@@ -123,6 +123,9 @@ class MemoryLiveState:
         finally:
             self._listeners[channel].remove(handler)
 
+    async def generation(self) -> str:
+        return "memory"
+
     async def ping(self) -> None:
         return None
 

@@ -219,6 +219,10 @@ class RedisLiveState:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
+    async def generation(self) -> str:
+        info = await self.redis.info("server")
+        return str(info.get("run_id", ""))
+
     async def ping(self) -> None:
         await self.redis.ping()
 

@@ -28,6 +28,7 @@ from server.realtime import reaction as rt_reaction
 from server.realtime.bus import bus_ctx
 from server.realtime.chat_fanout import chat_fanout_ctx, enter_features
 from server.realtime.common import PRESENCE, flooding, session_room, user_room
+from server.realtime.redis_manager import RedisManager
 from server.realtime.roomcast import roomcast_ctx
 from server.revocation import grant_room
 from server.roles import Principal
@@ -43,7 +44,7 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url:
         # Cross-process broadcasts: every node's emits reach every node's clients.
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel="halqa-sio")
+        manager = RedisManager(settings.redis_url, channel="halqa-sio")
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

@@ -23,11 +23,13 @@ class SanctionIn(Payload):
     message: RowId | None = None
     question: RowId | None = None
     user: Annotated[str, Field(max_length=32)] | None = None
+    sanction: RowId | None = None  # an id from moderation:sanctions
 
     @model_validator(mode="after")
     def _one_target(self) -> SanctionIn:
-        if sum(x is not None for x in (self.message, self.question, self.user)) != 1:
-            raise ValueError("name exactly one of message, question, user")
+        targets = (self.message, self.question, self.user, self.sanction)
+        if sum(x is not None for x in targets) != 1:
+            raise ValueError("name exactly one of message, question, user, sanction")
         return self
 
 
@@ -51,7 +53,7 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     async def sanction(sid: str, principal: Principal, p: SanctionIn) -> Ack:
         change = await moderation.sanction(
             app[DB], principal, p.session, p.action,
-            Target(message=p.message, question=p.question, user=p.user))
+            Target(message=p.message, question=p.question, user=p.user, sanction=p.sanction))
         await sio.emit("moderation:sanction", _notice(change), room=user_room(change.subject_key))
         if change.kind == "ban" and change.active:
             # Media first (every process, within a second), then the sockets.

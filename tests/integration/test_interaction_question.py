@@ -92,8 +92,10 @@ async def test_open_qa_mode_and_mute_by_question(tmp_path: Path) -> None:
             assert (await a.call("chat:send", {"session": s1, "text": "hi"}))["error"] == "muted"
             sanctions = (await m.call("moderation:sanctions", {"session": s1}))["sanctions"]
             assert [x["kind"] for x in sanctions] == ["mute"]
-            await m.call("moderation:sanction", {"session": s1, "action": "unmute",
-                                                 "user": sanctions[0]["user"]})
+            # Anonymous stays anonymous in the list: lifted by the sanction's id.
+            assert sanctions[0]["user"] is None and sanctions[0]["anonymous"]
+            assert (await m.call("moderation:sanction", {"session": s1, "action": "unmute",
+                                                         "sanction": sanctions[0]["id"]}))["ok"]
             assert (await a.call("chat:send", {"session": s1, "text": "hi"}))["ok"]
 
 
