@@ -114,7 +114,7 @@ async def test_finding1_revoke_and_ban_cut_media_within_a_second(tmp_path: Path)
 async def test_finding1_revocation_reaches_every_process(tmp_path: Path, redis_url: str) -> None:
     """Viewer on process B, token revoked through process A: cut on B within 1 s."""
     db = f"sqlite:///{tmp_path / 'shared.db'}"
-    org = "organizer-" + os.urandom(8).hex()
+    org = "organizer-" + os.urandom(16).hex()
     common: dict[str, Any] = {"database_url": db, "redis_url": redis_url,
                               "organizer_token": org}
     async with app_server(tmp_path / "a", **common) as a, \
