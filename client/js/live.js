@@ -10,7 +10,7 @@ export function connect(token) {
   // 5 s); the randomisation spreads a crowd's reconnections.
   socket = io({
     auth: { token, features: ["chat:batch"] }, transports: ["websocket", "polling"],
-    reconnectionDelay: 300, reconnectionDelayMax: 2000, randomizationFactor: 0.5,
+    reconnectionDelay: 300, reconnectionDelayMax: 1500, randomizationFactor: 0.5,
   });
   return socket;
 }

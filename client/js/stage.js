@@ -42,7 +42,7 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
     if (closed || retryTimer) return;
     // Quick first retries (a server restart or a speaker's new connection is
     // back in a second or two), then back off so a long outage stays cheap.
-    const delay = retries === 0 ? 200 : Math.min(4000, 500 * 2 ** Math.min(retries - 1, 3));
+    const delay = retries === 0 ? 200 : Math.min(2000, 500 * 2 ** Math.min(retries - 1, 2));
     retries += 1;
     emit("onState", "reconnecting", reason);
     retryTimer = setTimeout(() => { retryTimer = null; open().catch((e) => scheduleRetry(e.message)); }, delay);

@@ -138,7 +138,7 @@ function reconnectLater(reason) {
   if (reason) console.info("studio: reconnecting:", reason);
   // The first retry at once, then a short backoff: a restarted server is
   // back within seconds, and a long outage must stay cheap.
-  const delay = attempts === 0 ? 200 : Math.min(3000, 500 * 2 ** (attempts - 1));
+  const delay = attempts === 0 ? 200 : Math.min(2000, 500 * 2 ** Math.min(attempts - 1, 2));
   attempts += 1;
   retryTimer = setTimeout(() => { retryTimer = null; connectMedia(); }, delay);
 }
