@@ -209,22 +209,18 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _announce_cut(redis_url: str | None, key: str, grant_id: int) -> None:
     """Running servers cut the revoked token's media and connections at once
-    (through Redis); alone in memory, a server notices at its next check."""
+    (through Redis). A single server without Redis is not reached from here:
+    revoke through its HTTP API or dashboard to cut live media at once."""
     if not redis_url:
         return
-    from server.live import open_live_state
+    from server.realtime.bus import Bus
     from server.revocation import Cut, announce
 
     try:
-        live = await open_live_state(redis_url)
+        async with Bus(redis_url).running() as bus:
+            await announce(bus, Cut(key, grant=grant_id))
     except Exception as exc:  # Redis down: the token is revoked all the same
-        print(f"halqa: revoked, but live servers were not told ({exc})", file=sys.stderr)
-        return
-    try:
-        await announce(live, Cut(key, grant=grant_id))
-    finally:
-        await live.close()
-
+        print(f"halqa: revoked, but live servers were not told ({exc!r})", file=sys.stderr)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,34 +1,35 @@
 """Cutting someone off everywhere: a revoked token or a ban ends their live
 media and their Socket.IO connections on every process within a second.
 
-`cut(app, Cut(...))` acts on this process at once, then announces the cut on
-the shared store (`LiveState.announce`: Redis pub/sub across processes; the
-process alone hears itself in memory). Every process's `listener` (in
-cleanup_ctx) applies the cut locally: signaling's `close_owner` takes the
-identity's publishers off the air and its viewers off the stage, and the
-connections made with a revoked grant are told and closed. `halqa revoke`
-(the CLI, another process) announces the same way when Redis is configured.
+`cut(app, Cut(...))` acts on this process at once, then publishes the cut on
+the interaction bus (server/realtime/bus.py: Redis pub/sub across processes,
+in place when alone). Every other process's handler applies it locally:
+signaling's `close_owner` takes the identity's publishers off the air and its
+viewers off the stage, and the connections made with a revoked grant are told
+and closed. `halqa revoke` (the CLI, another process) publishes the same
+notice when Redis is configured.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import socketio
 import structlog
 from aiohttp import web
 
 import signaling
-from server.keys import LIVE, SIO
-from server.live import LiveState
+from server.keys import SIO
+
+if TYPE_CHECKING:
+    from server.realtime.bus import Bus
 
 log = structlog.get_logger("halqa.revocation")
-CHANNEL = "cut"
+KIND = "cut"
 NODE: web.AppKey[str] = web.AppKey("revocation_node", str)
 
 
@@ -45,14 +46,17 @@ def grant_room(token_id: int | None) -> str:
 
 async def cut(app: web.Application, what: Cut) -> None:
     """Apply here now, then tell every other process."""
+    # Imported here: the realtime package imports this module (a cycle otherwise).
+    from server.realtime.bus import BUS
+
     await apply_locally(app, what)
-    await announce(app[LIVE], what, app.get(NODE, ""))
+    await announce(app[BUS], what, app.get(NODE, ""))
 
 
-async def announce(live: LiveState, what: Cut, node: str = "") -> None:
+async def announce(bus: Bus, what: Cut, node: str = "") -> None:
     try:
-        await live.announce(CHANNEL, json.dumps({**asdict(what), "node": node}))
-    except Exception as exc:  # the store is down: this process has cut already
+        await bus.publish(KIND, json.dumps({**asdict(what), "node": node}))
+    except Exception as exc:  # Redis is down: this process has cut already
         log.warning("cut_not_announced", key=what.key, error=repr(exc))
 
 
@@ -74,6 +78,9 @@ async def disconnect_grant_here(sio: socketio.AsyncServer, grant: int) -> None:
 
 
 async def listener(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx, after the bus's: apply the cuts other processes announce."""
+    from server.realtime.bus import BUS
+
     node = secrets.token_hex(6)
     app[NODE] = node
 
@@ -83,8 +90,5 @@ async def listener(app: web.Application) -> AsyncIterator[None]:
             return  # our own: applied before it was announced
         await apply_locally(app, Cut(str(data["key"]), data.get("grant"), data.get("session")))
 
-    task = asyncio.create_task(app[LIVE].listen(CHANNEL, on_notice), name="revocation-listener")
+    app[BUS].on(KIND, on_notice)
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

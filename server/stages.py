@@ -28,7 +28,7 @@ from server.models import Session
 from server.moderation import sanctions_in
 from server.roles import Principal, Role
 from signaling import EVERY_SESSION, Caller, Host
-from signaling.cluster import ClusterConfig
+from signaling.cluster import FORWARDED_HEADER, ClusterConfig
 
 log = structlog.get_logger("halqa.stages")
 BEAT_S = 2.0
@@ -89,8 +89,18 @@ def media_host(app: web.Application, cluster: ClusterConfig | None = None) -> Ho
         sio=StageSockets(sio) if sio is not None else None,
         cluster=cluster,
         admit=admit,
-        address_of=client_ip,
+        address_of=client_address,
     )
+
+
+def client_address(request: web.Request) -> str:
+    """The viewer's address for the per-address caps. A WHEP request another
+    node forwarded (signed; signaling.relay checked it) names the client in
+    X-Forwarded-For; otherwise the usual rule (behind_proxy)."""
+    if FORWARDED_HEADER in request.headers:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        return forwarded or client_ip(request)
+    return client_ip(request)
 
 
 async def live_sessions(app: web.Application) -> set[str]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
-
-Notice = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +69,6 @@ class LiveState(Protocol):
 
     async def stages_live(self) -> set[str]:
         """Sessions live on any node."""
-
-    # Process-to-process notices (a revoked token, a ban): every process's
-    # listener gets every announcement, its own included. Redis pub/sub
-    # across processes; in memory, the one process hears itself.
-
-    async def announce(self, channel: str, message: str) -> None:
-        """Send one notice to every listener of `channel`, in every process."""
-
-    async def listen(self, channel: str, handler: Notice) -> None:
-        """Call `handler` with each notice on `channel`, until cancelled.
-
-        Survives the store going away and coming back (notices sent meanwhile
-        are lost: senders act on their own process first)."""
 
     async def generation(self) -> str:
         """Changes when the store lost its contents (Redis restarted): every

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from server.live.base import Counts, Member, Notice, Presence
+from server.live.base import Counts, Member, Presence
 
 
 @dataclass
@@ -37,7 +36,6 @@ class MemoryLiveState:
         self._stages: dict[tuple[str, str], float] = {}
         self._windows: dict[str, tuple[float, int]] = {}
         self._rooms: dict[str, _Room] = {}
-        self._listeners: dict[str, list[Notice]] = {}
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         now = time.monotonic()
@@ -111,17 +109,6 @@ class MemoryLiveState:
     async def stages_live(self) -> set[str]:
         now = time.monotonic()
         return {session for (_, session), until in self._stages.items() if until > now}
-
-    async def announce(self, channel: str, message: str) -> None:
-        for handler in list(self._listeners.get(channel, [])):
-            await handler(message)
-
-    async def listen(self, channel: str, handler: Notice) -> None:
-        self._listeners.setdefault(channel, []).append(handler)
-        try:
-            await asyncio.Event().wait()  # until cancelled
-        finally:
-            self._listeners[channel].remove(handler)
 
     async def generation(self) -> str:
         return "memory"

@@ -12,19 +12,13 @@ build key names from ARGV: fine on one Redis (or a Sentinel pair), not Cluster.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
-import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from server.live.base import Counts, Member, Notice, Presence
-
-log = structlog.get_logger("halqa.live")
+from server.live.base import Counts, Member, Presence
 
 _LIB = """
 local function now_ms()
@@ -194,30 +188,6 @@ class RedisLiveState:
             f"{self.prefix}stages", time.time(), "+inf"
         )
         return {m.rsplit("|", 1)[0] for m in members}
-
-    async def announce(self, channel: str, message: str) -> None:
-        await self.redis.publish(self.prefix + channel, message)
-
-    async def listen(self, channel: str, handler: Notice) -> None:
-        while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.prefix + channel)
-                async for msg in pubsub.listen():
-                    if msg.get("type") != "message":
-                        continue
-                    try:
-                        await handler(str(msg["data"]))
-                    except Exception:  # one bad notice must not end the listener
-                        log.exception("notice_failed", channel=channel)
-            except (RedisError, OSError) as exc:
-                # Redis restarting: retry every second (python-socketio's own
-                # listener backs off to a minute; a revocation must not wait).
-                log.warning("notice_listener_lost", channel=channel, error=repr(exc))
-                await asyncio.sleep(1)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def generation(self) -> str:
         info = await self.redis.info("server")

@@ -112,28 +112,6 @@ async def test_live_stages_across_nodes_expire_by_themselves(live: LiveState) ->
     assert await live.stages_live() == set()
 
 
-async def test_announcements_reach_every_listener(live: LiveState) -> None:
-    import asyncio
 
-    got: list[str] = []
-
-    async def handler(message: str) -> None:
-        got.append(message)
-
-    task = asyncio.create_task(live.listen("test-cut", handler))
-    try:
-        for _ in range(50):  # the subscription is in place once a notice arrives
-            await live.announce("test-cut", "ping")
-            if got:
-                break
-            await asyncio.sleep(0.05)
-        await live.announce("test-cut", "revoke p1")
-        for _ in range(40):
-            if "revoke p1" in got:
-                break
-            await asyncio.sleep(0.05)
-        assert "revoke p1" in got
-        assert await live.generation() == await live.generation()
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+async def test_generation_is_stable_while_the_store_lives(live: LiveState) -> None:
+    assert await live.generation() == await live.generation()
