@@ -99,7 +99,7 @@ async function refreshInvites() {
       await refreshInvites();
     });
     rows.append(el("tr", {},
-      el("td", {}, t(`role.${inv.role}`)),
+      el("td", {}, inv.language ? `${t(`role.${inv.role}`)} (${t(`interp.lang.${inv.language}`)})` : t(`role.${inv.role}`)),
       el("td", {}, inv.session ? titleOf(inv.session) : t("admin.whole_event")),
       el("td", {}, inv.label),
       el("td", {}, new Date(inv.created_at).toLocaleString(lang())),
@@ -141,7 +141,10 @@ function fillSessions() {
   const select = document.getElementById("invite-session");
   const chosen = select.value;
   const sessions = program.sessions.map((s) => new Option(pickText(s.title), s.id));
-  const wide = document.getElementById("invite-role").value === "moderator"
+  const role = document.getElementById("invite-role").value;
+  // An interpreter is bound to a session and a language.
+  document.getElementById("invite-language-field").hidden = role !== "interpreter";
+  const wide = role === "moderator"
     ? [new Option(t("admin.whole_event"), "")] : [];
   select.replaceChildren(...wide, ...sessions);
   if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
@@ -152,10 +155,11 @@ async function onInvite(event) {
   const role = document.getElementById("invite-role").value;
   const session = document.getElementById("invite-session").value || null;
   const label = document.getElementById("invite-label").value;
+  const language = role === "interpreter" ? document.getElementById("invite-language").value : null;
   const error = document.getElementById("invite-error");
   error.textContent = "";
   try {
-    const invite = await createInvite(token, { role, session, label });
+    const invite = await createInvite(token, { role, session, label, language });
     document.getElementById("invite-result").hidden = false;
     document.getElementById("invite-url").value = invite.url;
     await refreshInvites();

@@ -64,6 +64,10 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
         slots.push({ position: p, label, transceiver: t, track: t.receiver.track });
       }
     }
+    // One more audio section: the interpretation slot (interpretation.js).
+    const it = mine.addTransceiver("audio", { direction: "recvonly" });
+    if (prefs.audio.length && it.setCodecPreferences) it.setCodecPreferences(prefs.audio);
+    slots.push({ position: -1, label: "interpretation", transceiver: it, track: it.receiver.track });
     mine.addEventListener("connectionstatechange", () => {
       if (pc !== mine) return;
       const s = mine.connectionState;
@@ -94,6 +98,7 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
     resource = res.headers.get("Location");
     await mine.setRemoteDescription({ type: "answer", sdp: await res.text() });
     emit("onSlots", slots.map(({ position, label, track }) => ({ position, label, track })));
+    emit("onResource", resource.split("/").pop()); // this viewer's id, for interpretation:listen
     const fresh = await request(socket, "stage:state", { session: sessionId });
     if (fresh?.ok) { live = fresh.stage.publishers?.length > 0; emit("onStage", fresh.stage); }
   }

@@ -3,8 +3,11 @@
 import { watchStage } from "./stage.js";
 import { ensureStylesheet, h } from "./dom.js";
 import { t } from "./i18n.js";
+import { createMix } from "./interpretation-mix.js";
+import { mountLanguagePicker } from "./interpretation-view.js";
 
-export async function mountWatch(root, socket, sessionId, token) {
+// `languages: false`: no picker (the interpreter's console hears the floor only).
+export async function mountWatch(root, socket, sessionId, token, { languages = true } = {}) {
   ensureStylesheet("/css/stage.css");
   root.classList.add("halqa-stage");
   root.replaceChildren();
@@ -14,7 +17,13 @@ export async function mountWatch(root, socket, sessionId, token) {
   unmute.type = "button";
   const grid = h("div", { class: "stage-grid layout-empty" });
   const waiting = h("p", { class: "stage-waiting" }, t("stage.waiting"));
-  root.append(status, unmute, grid, waiting);
+  // Every sound goes through Web Audio (floor and interpretation gains).
+  const mix = createMix();
+  const picker = h("div", { class: "stage-languages" });
+  const languagePicker = languages ? mountLanguagePicker(picker, socket, sessionId, mix) : null;
+  const interpretationAudio = h("audio", { class: "stage-interpretation" });
+  interpretationAudio.muted = true; // Chromium feeds Web Audio only from attached tracks
+  root.append(status, unmute, picker, grid, waiting, interpretationAudio);
 
   // One tile per position: camera video carries the audio too; screen apart.
   const tiles = new Map();
@@ -43,13 +52,21 @@ export async function mountWatch(root, socket, sessionId, token) {
 
   unmute.addEventListener("click", () => {
     muted = !muted;
-    for (const e of tiles.values()) { e.cam.muted = muted; play(e.cam); }
+    mix.setMuted(muted); // the videos stay muted: their audio plays through the mix
+    for (const e of tiles.values()) play(e.cam);
     unmute.textContent = muted ? t("stage.unmute") : t("stage.mute");
     unmute.classList.toggle("on", !muted);
   });
 
   function onSlots(slots) {
     for (const { position, label, track } of slots) {
+      if (label === "interpretation") {
+        mix.setInterpretation(track);
+        interpretationAudio.srcObject = new MediaStream([track]);
+        play(interpretationAudio);
+        continue;
+      }
+      if (label === "audio") mix.addFloor(track);
       const e = tile(position);
       const stream = label === "screen" ? e.screenStream : e.camStream;
       for (const old of stream.getTracks()) if (old.kind === track.kind) stream.removeTrack(old);
@@ -97,7 +114,8 @@ export async function mountWatch(root, socket, sessionId, token) {
   };
   const controller = await watchStage(socket, sessionId, token, {
     onSlots,
-    onStage,
+    onStage: (snap) => { onStage(snap); languagePicker?.onStage(snap); },
+    onResource: (id) => languagePicker?.attach(id),
     onState: (s) => { status.textContent = labels[s] ?? ""; root.dataset.state = s; },
     onError: (err) => {
       console.warn("stage:", err.code, err.message);
@@ -109,5 +127,8 @@ export async function mountWatch(root, socket, sessionId, token) {
   });
   // For the end-to-end tests and for debugging from the console.
   window.halqaStage = controller;
+  window.halqaMix = mix;
+  controller.mix = mix;
+  controller.languages = languagePicker;
   return controller;
 }

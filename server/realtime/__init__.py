@@ -20,6 +20,7 @@ from server.live import Counts
 from server.moderation import active_sanctions
 from server.presence import PresenceTracker
 from server.realtime import chat as rt_chat
+from server.realtime import interpretation as rt_interpretation
 from server.realtime import moderation as rt_moderation
 from server.realtime import poll as rt_poll
 from server.realtime import presence as rt_presence
@@ -92,7 +93,8 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
 
     # Interaction (chat, question, presence, moderation): each module registers
     # its events; the presence ticker runs for the app's lifetime.
-    for module in (rt_presence, rt_chat, rt_question, rt_moderation, rt_poll, rt_reaction):
+    for module in (rt_presence, rt_chat, rt_question, rt_moderation, rt_poll, rt_reaction,
+                   rt_interpretation):
         module.register(app, sio)
     app.cleanup_ctx.append(_presence_ticker)
     # The interaction bus, then what publishes on it (chat per tick).
