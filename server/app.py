@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 
 import signaling
-from server import broadcasting, revocation, stages
+from server import broadcasting, interpretation, revocation, stages
 from server.api import calendar, health, invites, program, registrations
 from server.api import live as live_api
 from server.api import report as report_api
@@ -68,6 +68,7 @@ def create_app(settings: Settings, internal_url: str | None = None) -> web.Appli
     signaling.setup(app, stages.media_host(app, cluster_config(settings, internal_url)))
     broadcasting.setup(app)  # after signaling: it watches the stages (server/broadcasting.py)
     app.cleanup_ctx.append(stages.beacon)
+    app.cleanup_ctx.append(interpretation.listening_recorder)  # the report's per-language figures
     app.cleanup_ctx.append(revocation.listener)
     metrics.watch("halqa_stage", lambda: signaling.counts(app), "live stages in this process")
     setup_pages(app)

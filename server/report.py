@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import poll, reaction
+from server import interpretation, poll, reaction
 from server.attendance import Span, merge
 from server.models import Event, Participant, Session, SessionSpeaker, Speaker
 from server.models_interaction import Attendance, ChatMessage, Question
@@ -57,6 +57,7 @@ async def build(s: AsyncSession) -> dict[str, Any]:
     )).all())
     polls = await poll.report_rows(s)
     reactions = await reaction.totals(s)
+    listening = await interpretation.listening_report(s)
     speaker_rows = (await s.execute(
         select(Speaker.id, Speaker.country)
         .join(SessionSpeaker, SessionSpeaker.speaker_id == Speaker.id).distinct()
@@ -89,6 +90,8 @@ async def build(s: AsyncSession) -> dict[str, Any]:
             "polls": polls.get(x.id, []),
             "reactions": {name: reactions.get(x.id, {}).get(name, 0)
                           for name in reaction.REACTIONS},
+            # Per interpretation language: participants who listened, and for how long.
+            "interpretation": listening.get(x.id, {}),
         })
     participant_countries = set(registered)
     speaker_countries = {c for _, c in speaker_rows if c}

@@ -6,6 +6,7 @@ from alembic import context
 
 import server.models_broadcast  # broadcast destinations and options
 import server.models_interaction  # chat, question, ...
+import server.models_interpretation  # listening to language channels
 import server.models_poll  # noqa: F401  (polls, reaction totals)
 from server.models import Base
 

@@ -147,6 +147,20 @@ async def test_languages_reach_players_and_interpreters_hand_over(live_app: Any)
     assert longest <= 0.3, f"silent for {longest:.3f} s during the hand-over"
     assert both == 0, f"{both} frames carried both interpreters"
 
+    # The report: one participant listened to Arabic, for seconds already; nobody
+    # to French (no channel on air: the fr player heard the floor).
+    async def listened() -> dict[str, Any]:
+        async with http.get(f"{url}/api/report", headers=halqa.auth()) as r:
+            rows = {row["id"]: row for row in (await r.json())["sessions"]}
+        figures: dict[str, Any] = rows[session_id]["interpretation"]
+        return figures
+
+    deadline = time.monotonic() + 10
+    while (figures := await listened()).get("ar", {}).get("listen_seconds", 0) < 3:
+        assert time.monotonic() < deadline, figures
+        await asyncio.sleep(0.5)
+    assert figures["ar"]["listeners"] == 1 and "fr" not in figures, figures
+
     # The one on air leaves: the queue takes over; the floor never changed.
     await b.close(http, url)
     await heard(ear_ar, 1000, "A back on air when B leaves")
