@@ -11,6 +11,7 @@ from aiohttp import web
 import signaling
 from server import broadcasting, interpretation, revocation, stages
 from server.api import calendar, health, invites, program, registrations
+from server.api import hls as hls_api
 from server.api import live as live_api
 from server.api import report as report_api
 from server.api.common import errors_middleware, rate_limit, security_headers
@@ -19,13 +20,15 @@ from server.cluster import cluster_config
 from server.config import Settings
 from server.db import Database
 from server.grants import Grants
+from server.hls import Signer, Store
 from server.keys import DB, GRANTS, LIVE, METRICS, PROGRAM_CACHE, SETTINGS
 from server.live import open_live_state
 from server.metrics import Metrics
 from server.program import ProgramError, parse_program, program_is_empty, store_program
 from server.public_cache import ProgramCache
 from server.realtime import create_sio, setup_realtime
-from server.secrets_store import organizer_token
+from server.secrets_store import hls_secret, organizer_token
+from server.visitors import flusher
 
 log = structlog.get_logger("halqa")
 
@@ -63,6 +66,9 @@ def create_app(settings: Settings, internal_url: str | None = None) -> web.Appli
     r.add_post("/api/tokens/revoke", invites.revoke_token)
 
     report_api.setup_routes(app)
+    hls = settings.hls
+    hls_api.setup_routes(app, Signer(hls_secret(settings), hls.url_ttl_s, hls.url_window_s),
+                         Store(settings.data_dir / "hls", hls))
     live_api.setup_routes(app)  # interaction: /api/live, /api/attendance (server/api/live.py)
     setup_realtime(app, create_sio(settings))
     signaling.setup(app, stages.media_host(app, cluster_config(settings, internal_url)))
@@ -70,6 +76,7 @@ def create_app(settings: Settings, internal_url: str | None = None) -> web.Appli
     app.cleanup_ctx.append(stages.beacon)
     app.cleanup_ctx.append(interpretation.listening_recorder)  # the report's per-language figures
     app.cleanup_ctx.append(revocation.listener)
+    app.cleanup_ctx.append(flusher)
     metrics.watch("halqa_stage", lambda: signaling.counts(app), "live stages in this process")
     setup_pages(app)
     return app

@@ -24,7 +24,8 @@ DEFAULT_CONFIG = Path("config/halqa.toml")
 # would outlive the call and leak into every later Settings in the process).
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("halqa_config_file", default=None)
 SECRET_KEYS = {
-    ("organizer_token",), ("smtp", "password"), ("media", "turn_secret"), ("cluster_secret",)
+    ("organizer_token",), ("smtp", "password"), ("media", "turn_secret"), ("cluster_secret",),
+    ("hls", "secret"),
 }
 
 
@@ -57,6 +58,38 @@ class PublicSettings(BaseModel):
     # cache may keep serving a stale copy while it revalidates in the background.
     max_age_s: int = Field(2, ge=0, le=3600)
     stale_s: int = Field(30, ge=0, le=86400)
+
+
+class Rendition(BaseModel):
+    name: str = Field(pattern=r"^[a-z0-9]{1,16}$")
+    width: int = Field(ge=16, le=3840)
+    height: int = Field(ge=16, le=2160)
+    video_kbps: int = Field(ge=50, le=20000)
+    audio_kbps: int = Field(128, ge=16, le=512)
+
+
+class HlsSettings(BaseModel):
+    """Live HLS and replays (server/hls.py, docs/protocol.md "HLS")."""
+
+    # Signs the playlist URLs (HMAC-SHA256). From HALQA_HLS__SECRET; unset,
+    # generated once into <data_dir>/hls-secret (every process of a machine
+    # shares it; several machines need the same value in the environment).
+    secret: SecretStr | None = None
+    # A URL handed out stays valid at least url_ttl_s; expiries are rounded up
+    # to url_window_s so every viewer of one window gets the same URL prefix
+    # (caches then share one copy of each segment).
+    url_ttl_s: int = Field(6 * 3600, ge=60)
+    url_window_s: int = Field(3600, ge=1)
+    # Segments a live playlist lists (about 2 s each).
+    live_window: int = Field(6, ge=3, le=60)
+    segment_s: float = Field(2.0, ge=1.0, le=10.0)
+    # Whether a session's replay is visible to participants until an organizer
+    # hides it.
+    replay_published: bool = True
+    renditions: list[Rendition] = [
+        Rendition(name="720p", width=1280, height=720, video_kbps=2500, audio_kbps=128),
+        Rendition(name="360p", width=640, height=360, video_kbps=700, audio_kbps=96),
+    ]
 
 
 class InteractionSettings(BaseModel):
@@ -135,6 +168,7 @@ class Settings(BaseSettings):
     interaction: InteractionSettings = InteractionSettings()
     public: PublicSettings = PublicSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
+    hls: HlsSettings = HlsSettings()
 
     @field_validator("public_url", "internal_url")
     @classmethod

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from server.config import Settings
     from server.db import Database
     from server.grants import Grants
+    from server.hls import Signer, Store
     from server.live import LiveState
     from server.metrics import Metrics
     from server.public_cache import ProgramCache
@@ -22,3 +23,5 @@ SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
 LIVE: web.AppKey[LiveState] = web.AppKey("live")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 PROGRAM_CACHE: web.AppKey[ProgramCache] = web.AppKey("program_cache")
+HLS_SIGNER: web.AppKey[Signer] = web.AppKey("hls_signer")
+HLS_STORE: web.AppKey[Store] = web.AppKey("hls_store")

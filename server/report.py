@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import interpretation, poll, reaction
+from server import interpretation, poll, reaction, watch
 from server.attendance import Span, merge
 from server.models import Event, Participant, Session, SessionSpeaker, Speaker
 from server.models_interaction import Attendance, ChatMessage, Question
@@ -73,6 +73,9 @@ async def build(s: AsyncSession) -> dict[str, Any]:
     for country in country_of.values():
         attended_by_country[country] += 1
 
+    # Live viewers on WebRTC and HLS, replay viewers: from the players' beats.
+    by_mode = await watch.figures(s)
+
     # Times in the event's zone, as the program shows them.
     tz = ZoneInfo(event.timezone) if event else dt.UTC
     rows = []
@@ -92,6 +95,7 @@ async def build(s: AsyncSession) -> dict[str, Any]:
                           for name in reaction.REACTIONS},
             # Per interpretation language: participants who listened, and for how long.
             "interpretation": listening.get(x.id, {}),
+            **watch.per_session(by_mode, x.id),
         })
     participant_countries = set(registered)
     speaker_countries = {c for _, c in speaker_rows if c}
@@ -109,6 +113,7 @@ async def build(s: AsyncSession) -> dict[str, Any]:
             "questions": sum(questions.values()),
             "chat_messages": sum(messages.values()),
             "watch_seconds": sum(r["watch_seconds"] for r in rows),
+            **{k: sum(r[k] for r in rows) for k in watch.COLUMNS},
         },
         "countries": [
             {"country": c, "registered": n, "attended": attended_by_country.get(c, 0)}
@@ -123,13 +128,14 @@ def sessions_csv(report: dict[str, Any], language: str = "fr") -> str:
     w = csv.writer(out)
     w.writerow(["session", "title", "kind", "starts_at", "peak_viewers", "total_viewers",
                 "watch_minutes", "questions", "chat_messages", "polls",
-                *(f"reactions_{name}" for name in reaction.REACTIONS)])
+                *(f"reactions_{name}" for name in reaction.REACTIONS), *watch.COLUMNS])
     for r in report["sessions"]:
         title = r["title"].get(language) or next(iter(r["title"].values()), "")
         w.writerow([r["id"], _cell(title), r["kind"], r["starts_at"], r["peak_viewers"],
                     r["total_viewers"], round(r["watch_seconds"] / 60, 1), r["questions"],
                     r["chat_messages"], len(r["polls"]),
-                    *(r["reactions"][name] for name in reaction.REACTIONS)])
+                    *(r["reactions"][name] for name in reaction.REACTIONS),
+                    *(r[k] for k in watch.COLUMNS)])
     return out.getvalue()
 
 

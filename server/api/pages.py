@@ -8,7 +8,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from server import assets
+from server import assets, visitors
 from server.api.common import CSP
 
 log = structlog.get_logger("halqa")
@@ -28,6 +28,7 @@ PAGES = {
 
 def _page(path: Path) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
     async def handler(request: web.Request) -> web.FileResponse:
+        await visitors.count_request(request)
         resp = web.FileResponse(path)
         resp.headers["Cache-Control"] = "no-cache"
         resp.headers["Content-Security-Policy"] = CSP

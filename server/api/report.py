@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import report
+from server import report, visitors
 from server.auth import require_organizer
 from server.errors import NotFound, invalid_fields
 from server.keys import DB
@@ -13,7 +13,10 @@ from server.keys import DB
 async def _report(request: web.Request) -> dict[str, object]:
     await require_organizer(request)
     async with request.app[DB].session() as s:
-        return await report.build(s)
+        data = await report.build(s)
+    # Unique visitors of the site per day (no cookies, no addresses kept).
+    data["visitors"] = await visitors.per_day(request.app)
+    return data
 
 
 async def get_report(request: web.Request) -> web.Response:

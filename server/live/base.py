@@ -73,6 +73,17 @@ class LiveState(Protocol):
     async def generation(self) -> str:
         """Changes when the store lost its contents (Redis restarted): every
         process then writes its presence back at once."""
+    # Unique visitors (server/visitors.py): one salt per day, shared by every
+    # process and forgotten when its `ttl` ends; the day's keyed hashes in a set.
+
+    async def visitor_salt(self, day: str, ttl: float) -> str:
+        """The day's salt: created by the first caller, the same for all after."""
+
+    async def visitor_add(self, day: str, digest: str, ttl: float) -> None:
+        """Remember one visitor's hash for the day (the set expires after `ttl`)."""
+
+    async def visitor_count(self, day: str) -> int:
+        """Distinct hashes remembered for the day (0 once forgotten)."""
 
     async def ping(self) -> None:
         """Raise if the backing store is unreachable (for /readyz)."""

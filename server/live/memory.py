@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class MemoryLiveState:
         self._stages: dict[tuple[str, str], float] = {}
         self._windows: dict[str, tuple[float, int]] = {}
         self._rooms: dict[str, _Room] = {}
+        # day → (salt, expiry); day → (hashes, expiry)
+        self._salts: dict[str, tuple[str, float]] = {}
+        self._visitors: dict[str, tuple[set[str], float]] = {}
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         now = time.monotonic()
@@ -112,6 +116,22 @@ class MemoryLiveState:
 
     async def generation(self) -> str:
         return "memory"
+    async def visitor_salt(self, day: str, ttl: float) -> str:
+        now = time.monotonic()
+        self._salts = {d: v for d, v in self._salts.items() if v[1] > now}
+        if day not in self._salts:
+            self._salts[day] = (secrets.token_hex(16), now + ttl)
+        return self._salts[day][0]
+
+    async def visitor_add(self, day: str, digest: str, ttl: float) -> None:
+        now = time.monotonic()
+        self._visitors = {d: v for d, v in self._visitors.items() if v[1] > now}
+        hashes = self._visitors.setdefault(day, (set(), now + ttl))[0]
+        hashes.add(digest)
+
+    async def visitor_count(self, day: str) -> int:
+        entry = self._visitors.get(day)
+        return len(entry[0]) if entry and entry[1] > time.monotonic() else 0
 
     async def ping(self) -> None:
         return None

@@ -12,6 +12,7 @@ build key names from ARGV: fine on one Redis (or a Sentinel pair), not Cluster.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -192,6 +193,23 @@ class RedisLiveState:
     async def generation(self) -> str:
         info = await self.redis.info("server")
         return str(info.get("run_id", ""))
+    async def visitor_salt(self, day: str, ttl: float) -> str:
+        key = f"{self.prefix}vis:{day}:salt"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, secrets.token_hex(16), nx=True, px=_ms(ttl))
+            pipe.get(key)
+            _, salt = await pipe.execute()
+        return str(salt)
+
+    async def visitor_add(self, day: str, digest: str, ttl: float) -> None:
+        key = f"{self.prefix}vis:{day}:set"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(key, digest)
+            pipe.pexpire(key, _ms(ttl))
+            await pipe.execute()
+
+    async def visitor_count(self, day: str) -> int:
+        return int(await self.redis.scard(f"{self.prefix}vis:{day}:set"))
 
     async def ping(self) -> None:
         await self.redis.ping()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import server.models_broadcast  # broadcast destinations and options
+import server.models_hls  # replay, watch time, site visitors
 import server.models_interaction  # chat, question, ...
 import server.models_interpretation  # listening to language channels
 import server.models_poll  # noqa: F401  (polls, reaction totals)

@@ -52,6 +52,9 @@ async def test_report_matches_a_scripted_event(tmp_path: Path) -> None:
             "registered": 4, "attended": 3, "speakers": 55, "speaker_countries": 12,
             "participant_countries": 3, "countries": 12, "sessions": 9, "questions": 2,
             "chat_messages": 0, "watch_seconds": (30 + 30 + 20 + 10) * 60,
+            # No player beat in this script (tests/integration/test_hls_access.py does).
+            "webrtc_viewers": 0, "webrtc_watch_seconds": 0, "hls_viewers": 0,
+            "hls_watch_seconds": 0, "replay_viewers": 0, "replay_watch_seconds": 0,
         }
         by_id = {x["id"]: x for x in report["sessions"]}
         opening = by_id["opening-plenary"]

@@ -115,3 +115,21 @@ async def test_live_stages_across_nodes_expire_by_themselves(live: LiveState) ->
 
 async def test_generation_is_stable_while_the_store_lives(live: LiveState) -> None:
     assert await live.generation() == await live.generation()
+async def test_visitors_one_salt_per_day_and_distinct_hashes(live: LiveState) -> None:
+    day = f"2026-12-{secrets.randbelow(28) + 1:02d}-{secrets.token_hex(2)}"
+    salt = await live.visitor_salt(day, 60)
+    assert len(salt) >= 16 and await live.visitor_salt(day, 60) == salt
+    assert await live.visitor_salt(day + "x", 60) != salt
+    for digest in ("a1", "b2", "a1"):
+        await live.visitor_add(day, digest, 60)
+    assert await live.visitor_count(day) == 2
+    assert await live.visitor_count(day + "x") == 0
+
+
+async def test_a_days_salt_and_hashes_are_forgotten_after_their_ttl(live: LiveState) -> None:
+    day = f"d{secrets.token_hex(4)}"
+    salt = await live.visitor_salt(day, 0.2)
+    await live.visitor_add(day, "h", 0.2)
+    await asyncio.sleep(0.35)
+    assert await live.visitor_count(day) == 0
+    assert await live.visitor_salt(day, 60) != salt

@@ -1,0 +1,48 @@
+"""HLS test support: a real archive made by ffmpeg, laid out as the packager does."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+
+def make_archive(data_dir: Path, session: str, seconds: int = 7,
+                 renditions: tuple[tuple[str, str], ...] = (("720p", "320x180"),
+                                                            ("360p", "160x90"))) -> Path:
+    """<data_dir>/hls/<session>/<rendition>/index.m3u8 + seg_*.ts, H.264 + AAC, 2 s segments."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is needed (./scripts/test installs it)"
+    base = data_dir / "hls" / session
+    for name, size in renditions:
+        out = base / name
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [ffmpeg, "-loglevel", "error", "-y",
+             "-f", "lavfi", "-i", f"testsrc=size={size}:rate=15",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+             "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+             "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+             "-f", "hls", "-hls_time", "2", "-hls_list_size", "0",
+             "-hls_playlist_type", "event", "-hls_flags", "program_date_time",
+             "-hls_segment_filename", str(out / "seg_%05d.ts"), str(out / "index.m3u8")],
+            check=True, timeout=60)
+    return base
+
+
+async def get(http: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int, bytes, Any]:
+    async with http.get(url, **kw) as r:
+        return r.status, await r.read(), r.headers
+
+
+def segment_uris(playlist: str) -> list[str]:
+    return [ln for ln in playlist.splitlines() if ln and not ln.startswith("#")]
+
+
+def media_sequence(playlist: str) -> int:
+    m = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", playlist)
+    return int(m.group(1)) if m else 0
