@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.config import HlsSettings, Rendition
-from server.errors import ApiError
+from server.errors import BadRequest, Forbidden
 from server.hls_playlist import Archive, parse
 
 SCOPES = ("live", "replay")
@@ -76,21 +76,21 @@ class Signer:
 
     def check(self, session: str, scope: str, expiry: str, signature: str,
               now: float | None = None) -> None:
-        """Raise a 4xx ApiError unless this prefix was signed by us and is current."""
+        """Raise a Failure (400/403) unless this prefix was signed by us and is current."""
         if (not SESSION.match(session) or scope not in SCOPES or not EXPIRY.match(expiry)
                 or not SIGNATURE.match(signature)):
-            raise ApiError(400, "bad_path", "not an HLS address halqa hands out")
+            raise BadRequest("bad_path", "not an HLS address halqa hands out")
         good = self._sign(session, scope, int(expiry))
         if not hmac.compare_digest(good, signature):
-            raise ApiError(403, "bad_signature", "this address was not signed for this session")
+            raise Forbidden("bad_signature", "this address was not signed for this session")
         if int(expiry) < (time.time() if now is None else now):
-            raise ApiError(403, "expired", "this address has expired; ask for a new one")
+            raise Forbidden("expired", "this address has expired; ask for a new one")
 
 
 def file_of(path: str) -> re.Match[str]:
     m = FILE.match(path)
     if m is None:
-        raise ApiError(400, "bad_path", "no such file in an HLS stream")
+        raise BadRequest("bad_path", "no such file in an HLS stream")
     return m
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from server import question, stages, watch
 from server.api.common import read_json
 from server.auth import principal_from_bearer, require_organizer
-from server.errors import ApiError, not_found
+from server.errors import Forbidden, NotFound, not_found
 from server.hls import CONTENT_TYPES, SESSION, Signer, Store, file_of
 from server.hls_playlist import Archive
 from server.hls_playlist import live as live_playlist
@@ -55,7 +55,7 @@ async def _watcher(request: web.Request) -> tuple[Principal, Session]:
     principal = await principal_from_bearer(request)
     row = await _session(request)
     if not principal.can_watch(row.id):
-        raise ApiError(403, "forbidden", "your role does not allow watching this session")
+        raise Forbidden("forbidden", "your role does not allow watching this session")
     return principal, row
 
 
@@ -71,10 +71,10 @@ def _url(request: web.Request, path: str) -> str:
 async def get_hls(request: web.Request) -> web.Response:
     _, row = await _watcher(request)
     if row.id not in await stages.live_sessions(request.app):
-        raise ApiError(404, "not_live", "this session is not live now")
+        raise NotFound("not_live", "this session is not live now")
     if request.app[HLS_STORE].main_archive(row.id) is None:
-        raise ApiError(404, "hls_starting", "the HLS stream of this session is starting",
-                       headers={"Retry-After": "2"})
+        raise NotFound("hls_starting", "the HLS stream of this session is starting",
+                       retry_after=2)
     grant = request.app[HLS_SIGNER].grant(row.id, "live")
     return web.json_response({
         "url": _url(request, grant.prefix + "master.m3u8"),
@@ -92,13 +92,13 @@ async def get_replay(request: web.Request) -> web.Response:
     principal, row = await _watcher(request)
     archive = request.app[HLS_STORE].main_archive(row.id)
     if archive is None:
-        raise ApiError(404, "no_replay", "this session has no recording")
+        raise NotFound("no_replay", "this session has no recording")
     if row.id in await stages.live_sessions(request.app):
-        raise ApiError(404, "live_now", "this session is live; its replay comes after it")
+        raise NotFound("live_now", "this session is live; its replay comes after it")
     is_published = await published(request, row.id)
     staff = principal.is_organizer or principal.can_moderate(row.id)
     if not is_published and not staff:
-        raise ApiError(404, "not_published", "this replay is not published")
+        raise NotFound("not_published", "this replay is not published")
     grant = request.app[HLS_SIGNER].grant(row.id, "replay")
     async with request.app[DB].session() as s:
         answered = (await s.scalars(
@@ -167,7 +167,7 @@ async def get_file(request: web.Request) -> web.StreamResponse:
     if scope == "replay" and not await published(request, session):
         # Hidden after the URL was handed out: what a cache already holds stays
         # until it expires (REPLAY_CACHE for playlists), nothing new is served.
-        raise ApiError(404, "not_published", "this replay is not published")
+        raise NotFound("not_published", "this replay is not published")
     if name == "master.m3u8":
         text = store.master(session)
         if text is None:
