@@ -34,3 +34,11 @@ def demo_event() -> Path:
     """The demo event loaded into an empty database (settings.event_file's default)."""
     bundled = BUNDLED / "config" / "demo-event.toml"
     return bundled if bundled.is_file() else _CHECKOUT / "config" / "demo-event.toml"
+
+
+def hls_js_dir() -> Path:
+    """hls.js's dist/ folder (npm), served at /vendor/hls.js/."""
+    bundled = BUNDLED / "client" / "vendor" / "hls.js"
+    if bundled.is_dir():
+        return bundled
+    return _CHECKOUT / "client" / "node_modules" / "hls.js" / "dist"

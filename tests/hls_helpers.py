@@ -46,3 +46,41 @@ def segment_uris(playlist: str) -> list[str]:
 def media_sequence(playlist: str) -> int:
     m = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", playlist)
     return int(m.group(1)) if m else 0
+
+
+class FfmpegPackager:
+    """A growing live HLS archive in real time (ffmpeg -re), laid out as the
+    packager lays it out: for tests of the page and the cache that do not
+    need the mixer (the mixer's own HLS is tested in test_hls_live.py)."""
+
+    def __init__(self, data_dir: Path, session: str) -> None:
+        self.base = data_dir / "hls" / session
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> FfmpegPackager:
+        ffmpeg = shutil.which("ffmpeg")
+        assert ffmpeg
+        for name, size, kbps in (("720p", "640x360", "600k"), ("360p", "320x180", "200k")):
+            out = self.base / name
+            out.mkdir(parents=True, exist_ok=True)
+            self.procs.append(subprocess.Popen(
+                [ffmpeg, "-loglevel", "error", "-y", "-re",
+                 "-f", "lavfi", "-i", f"testsrc=size={size}:rate=15",
+                 "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                 "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                 "-g", "30", "-b:v", kbps, "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+                 "-f", "hls", "-hls_time", "2", "-hls_list_size", "0",
+                 "-hls_playlist_type", "event", "-hls_flags", "program_date_time+temp_file",
+                 "-hls_segment_filename", str(out / "seg_%05d.ts"), str(out / "index.m3u8")],
+                stdin=subprocess.DEVNULL))
+        return self
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)

@@ -81,7 +81,8 @@ async function main() {
     }
   });
   await Promise.all([
-    mount("./watch-view.js", "mountWatch", document.getElementById("stage"), socket, sessionId, token),
+    // The stage, or live HLS when WebRTC can't be had, or the replay (playback.js).
+    mount("./playback.js", "mountPlayback", document.getElementById("stage"), socket, session, token, me),
     mount("./presence-view.js", "mountViewerCount", document.getElementById("viewers"), socket, sessionId),
     mount("./questions-view.js", "mountQuestions", document.getElementById("questions"), socket, sessionId, me),
     mount("./chat-view.js", "mountChat", document.getElementById("chat"), socket, sessionId, me),

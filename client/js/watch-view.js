@@ -123,6 +123,7 @@ export async function mountWatch(root, socket, sessionId, token, { languages = t
         ? t("stage.full")
         : err.message;
       root.dataset.state = "error";
+      root.dataset.error = err.code ?? "error"; // playback.js falls back to HLS on stage_full
     },
   });
   // For the end-to-end tests and for debugging from the console.

@@ -51,3 +51,6 @@ def setup_pages(app: web.Application) -> None:
             app.router.add_static(f"/{folder}/", client / folder)
     if socket_io.is_dir():
         app.router.add_static("/vendor/socket.io/", socket_io)
+    hls_js = assets.hls_js_dir()
+    if hls_js.is_dir():
+        app.router.add_static("/vendor/hls.js/", hls_js)

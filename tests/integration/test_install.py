@@ -26,6 +26,7 @@ import pytest
 from tests.support import ROOT, free_port
 
 SOCKET_IO = ROOT / "client" / "node_modules" / "socket.io-client" / "dist"
+HLS_JS = ROOT / "client" / "node_modules" / "hls.js" / "dist"
 
 
 def run(*cmd: str | Path, cwd: Path | None = None, timeout: float = 300) -> str:
@@ -53,6 +54,7 @@ def docker_build_context(dest: Path) -> Path:
     (dest / "config").mkdir()
     shutil.copy(ROOT / "config" / "demo-event.toml", dest / "config")
     shutil.copytree(SOCKET_IO, dest / "client" / "node_modules" / "socket.io-client" / "dist")
+    shutil.copytree(HLS_JS, dest / "client" / "node_modules" / "hls.js" / "dist")
     return dest
 
 
@@ -80,6 +82,7 @@ def test_the_wheel_carries_the_site_and_nothing_of_the_build(installed: tuple[Pa
     for module in ROOT.joinpath("client", "js").glob("*.js"):
         assert f"{site}client/js/{module.name}" in names
     assert f"{site}client/vendor/socket.io/socket.io.esm.min.js" in names
+    assert f"{site}client/vendor/hls.js/hls.light.min.mjs" in names
     assert f"{site}config/demo-event.toml" in names
     assert "server/migrations/versions/0001_initial.py" in names
     # Small: no node_modules, no npm manifests, no tests.
@@ -140,6 +143,9 @@ async def test_installed_halqa_serves_the_site_and_the_demo_event_from_an_empty_
             async with http.get(f"{url}/vendor/socket.io/socket.io.esm.min.js") as r:
                 assert r.status == 200
                 assert await r.read() == (SOCKET_IO / "socket.io.esm.min.js").read_bytes()
+            async with http.get(f"{url}/vendor/hls.js/hls.light.min.mjs") as r:
+                assert r.status == 200
+                assert await r.read() == (HLS_JS / "hls.light.min.mjs").read_bytes()
             async with http.get(f"{url}/i18n/ar.js") as r:
                 assert r.status == 200
             async with http.get(f"{url}/api/program") as r:
