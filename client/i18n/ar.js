@@ -307,6 +307,7 @@ export default {
   "hls.unsupported": "هذا المتصفح لا يستطيع تشغيل هذا البث.",
   "hls.reason.full": "المنصة الفورية ممتلئة.",
   "hls.reason.failed": "تعذّر إنشاء الاتصال الفوري.",
+  "hls.reason.slow": "الاتصال الفوري يتأخر في البدء.",
   "hls.reason.chosen": "تم اختيار البث الأخف.",
   "hls.video": "البث المباشر",
   "replay.title": "إعادة المشاهدة",

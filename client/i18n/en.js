@@ -307,6 +307,7 @@ export default {
   "hls.unsupported": "This browser cannot play this stream.",
   "hls.reason.full": "The real-time stage is full.",
   "hls.reason.failed": "The real-time connection could not be made.",
+  "hls.reason.slow": "The real-time connection is slow to start.",
   "hls.reason.chosen": "Lighter stream chosen.",
   "hls.video": "Live stream",
   "replay.title": "Replay",

@@ -307,6 +307,7 @@ export default {
   "hls.unsupported": "Ce navigateur ne peut pas lire ce flux.",
   "hls.reason.full": "La scène en temps réel est complète.",
   "hls.reason.failed": "La connexion en temps réel n'a pas pu être établie.",
+  "hls.reason.slow": "La connexion en temps réel tarde à s'établir.",
   "hls.reason.chosen": "Flux allégé choisi.",
   "hls.video": "Flux en direct",
   "replay.title": "Rediffusion",

@@ -71,9 +71,18 @@ export async function mountPlayback(stageRoot, socket, session, token, me = {}) 
       else if (stageRoot.dataset.state === "connected") clearTimeout(timer);
     });
     observer.observe(stageRoot, { attributes: true, attributeFilter: ["data-state", "data-error"] });
-    timer = setTimeout(() => {
-      if (mine === generation && stageRoot.dataset.state !== "connected") fallBack("failed");
-    }, CONNECT_TIMEOUT_MS);
+    // Not connected in time: HLS, if it is there (else keep waiting for WebRTC).
+    const slow = async () => {
+      if (mine !== generation || stageRoot.dataset.state === "connected") return;
+      // Nobody on stage yet: there is no HLS either; keep waiting for WebRTC.
+      const onStage = Number(stageRoot.querySelector(".stage-grid")?.dataset.count ?? 0);
+      if (!onStage && !session.live) { timer = setTimeout(slow, CONNECT_TIMEOUT_MS); return; }
+      const live = await hls.getLive(sessionId, token).catch(() => null);
+      if (mine !== generation || stageRoot.dataset.state === "connected") return;
+      if (live) fallBack("slow", { live });
+      else timer = setTimeout(slow, CONNECT_TIMEOUT_MS);
+    };
+    timer = setTimeout(slow, CONNECT_TIMEOUT_MS);
     try {
       const c = await mountWatch(stageRoot, socket, sessionId, token);
       if (mine !== generation) { c?.close(); return; }
@@ -84,7 +93,7 @@ export async function mountPlayback(stageRoot, socket, session, token, me = {}) 
     }
   }
 
-  function fallBack(reason, { lowBandwidth = false } = {}) {
+  function fallBack(reason, { lowBandwidth = false, live = null } = {}) {
     if (mode === "hls" && !lowBandwidth) return;
     stopWebrtc();
     stopHls();
@@ -96,13 +105,13 @@ export async function mountPlayback(stageRoot, socket, session, token, me = {}) 
     retry.hidden = false;
     box.dataset.reason = reason;
     extra.replaceChildren(h("p", { class: "hls-reason" }, t(`hls.reason.${reason}`)));
-    playLive(mine, lowBandwidth);
+    playLive(mine, lowBandwidth, live);
   }
 
-  async function playLive(mine, lowBandwidth) {
-    let live;
+  async function playLive(mine, lowBandwidth, known = null) {
+    let live = known;
     try {
-      live = await hls.getLive(sessionId, token);
+      live ??= await hls.getLive(sessionId, token);
     } catch (err) {
       if (mine !== generation) return;
       const starting = err.code === "hls_starting";
@@ -194,7 +203,7 @@ export async function mountPlayback(stageRoot, socket, session, token, me = {}) 
 
   // After the session: its replay, when there is one; otherwise the stage.
   let replay = null;
-  if (!session.live) {
+  if (!session.live && session.replay) {
     try { replay = await hls.getReplay(sessionId, token); } catch { replay = null; }
   }
   if (replay) showReplay(replay);

@@ -26,7 +26,7 @@ from server.hls import CONTENT_TYPES, SESSION, Signer, Store, file_of
 from server.hls_playlist import Archive
 from server.hls_playlist import live as live_playlist
 from server.hls_playlist import vod as vod_playlist
-from server.keys import DB, HLS_SIGNER, HLS_STORE, SETTINGS
+from server.keys import DB, HLS_SIGNER, HLS_STORE, PROGRAM_CACHE, SETTINGS
 from server.models import Session
 from server.models_hls import Replay
 from server.models_interaction import Question
@@ -88,6 +88,20 @@ async def published(request: web.Request, session_id: str) -> bool:
     return request.app[SETTINGS].hls.replay_published if row is None else row.published
 
 
+async def replays_available(app: web.Application, session_ids: list[str]) -> set[str]:
+    """Which of these (not live) sessions have a replay participants may watch."""
+    have = [sid for sid in session_ids if app[HLS_STORE].main_archive(sid) is not None]
+    if not have:
+        return set()
+    async with app[DB].session() as s:
+        rows = (await s.execute(
+            select(Replay.session_id, Replay.published).where(Replay.session_id.in_(have))
+        )).all()
+    said = {sid: bool(pub) for sid, pub in rows}
+    default = app[SETTINGS].hls.replay_published
+    return {sid for sid in have if said.get(sid, default)}
+
+
 async def get_replay(request: web.Request) -> web.Response:
     principal, row = await _watcher(request)
     archive = request.app[HLS_STORE].main_archive(row.id)
@@ -139,6 +153,7 @@ async def put_replay(request: web.Request) -> web.Response:
             s.add(Replay(session_id=row.id, published=body.published))
         else:
             rep.published = body.published
+    request.app[PROGRAM_CACHE].invalidate()  # the program's "replay" flag, here at once
     return web.json_response({"session": row.id, "published": body.published})
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 import signaling
 from server import stages
+from server.api.hls import replays_available
 from server.errors import not_found
 from server.keys import DB, LIVE, PROGRAM_CACHE
 from server.program import program_json
@@ -26,9 +27,13 @@ async def _snapshot(request: web.Request) -> Snapshot:
             data = await program_json(s, await stages.live_sessions(app))
         # How many are watching each session now: from the shared presence, so
         # every process shows the same figure (within the cache's refresh).
-        counts = await app[LIVE].presence_counts([x["id"] for x in data["sessions"]])
+        ids = [x["id"] for x in data["sessions"]]
+        counts = await app[LIVE].presence_counts(ids)
+        replays = await replays_available(app, [x["id"] for x in data["sessions"]
+                                                if not x["live"]])
         for x in data["sessions"]:
             x["viewers"] = counts[x["id"]].count
+            x["replay"] = x["id"] in replays
         return data
 
     # This process's own stages: a change here rebuilds at once.

@@ -103,6 +103,11 @@ async def test_replay_after_the_session_published_or_hidden(tmp_path: Path) -> N
         assert status == 200, body
         replay = json.loads(body)
         assert replay["published"] is True and 6 <= replay["duration_s"] <= 8
+        # The public session says a replay is there (the page asks for it only then).
+        async with h.http.get(f"{h.url}/api/sessions/{sid}") as r:
+            assert (await r.json())["replay"] is True
+        async with h.http.get(f"{h.url}/api/sessions/{never}") as r:
+            assert (await r.json())["replay"] is False
         assert replay["questions"] == []
         prefix = replay["url"].rsplit("/", 1)[0]
         status, body, headers = await get(h.http, f"{prefix}/720p/index.m3u8")
@@ -120,6 +125,8 @@ async def test_replay_after_the_session_published_or_hidden(tmp_path: Path) -> N
         status, body, _ = await get(h.http, f"{h.url}/api/sessions/{sid}/replay",
                                     headers=h.auth(token))
         assert status == 404 and b"not_published" in body
+        async with h.http.get(f"{h.url}/api/sessions/{sid}") as r:
+            assert (await r.json())["replay"] is False
         status, body, _ = await get(h.http, f"{prefix}/720p/index.m3u8")
         assert status == 404 and b"not_published" in body
         status, body, _ = await get(h.http, f"{h.url}/api/sessions/{sid}/replay",
