@@ -26,6 +26,9 @@ from typing import Any
 
 from broadcast.children import Children
 from broadcast.encode import FeedSpec
+from broadcast.hls import HlsPlan
+from broadcast.hls import feeds as hls_feeds
+from broadcast.hls import outputs as hls_outputs
 from broadcast.leases import Leases
 from broadcast.outputs import STATES
 from broadcast.recordings import Recordings
@@ -45,8 +48,10 @@ class Broadcaster:
     def __init__(self, settings: BroadcastSettings, *, data_dir: Path, node: str,
                  leases: Leases, planner: Planner,
                  snapshot: Callable[[str], dict[str, Any]],
-                 whep_url: Callable[[str], str], token: str, positions: int) -> None:
+                 whep_url: Callable[[str], str], token: str, positions: int,
+                 hls: HlsPlan | None = None) -> None:
         self.settings = settings
+        self.hls = hls  # live HLS renditions, packaged from the mixer's feeds
         self.node = node
         self.leases = leases
         self.planner = planner
@@ -138,8 +143,10 @@ class Broadcaster:
             manual = session_id in self.manual
             want_out = manual or (plan.automatic and live and session_id not in self.suppressed)
             want_rec = plan.record and (live or manual)
+            # Live HLS for the audience WebRTC can't reach: whenever the program runs live.
+            want_hls = self.hls is not None and plan.hls and (live or manual)
             running = self.sessions.get(session_id)
-            if not (want_out or want_rec):
+            if not (want_out or want_rec or want_hls):
                 if running is not None:
                     await self._end(session_id)
                 return
@@ -151,7 +158,7 @@ class Broadcaster:
                     return
                 running = self._begin(session_id, plan)
             dests = plan.destinations[: self.settings.max_destinations] if want_out else []
-            await running.apply(dests, want_rec, plan)
+            await running.apply(dests, want_rec, plan, hls=want_hls)
 
     def _begin(self, session_id: str, plan: SessionPlan) -> SessionBroadcast:
         s = self.settings
@@ -163,11 +170,16 @@ class Broadcaster:
             "width": s.width, "height": s.height, "fps": s.fps,
             "gop_s": s.gop_s, "preset": s.preset, "font": s.font,
             "event": plan.event_title, "session_title": plan.session_title,
-            # One feed today; a rendition or a language mix is one more here.
-            "feeds": [asdict(FeedSpec(width=s.width, height=s.height, video_kbps=s.video_kbps,
-                                      audio_kbps=s.audio_kbps))],
         }
-        sb = SessionBroadcast(session_id, config, s, self.children, self.recordings)
+        program = FeedSpec(width=s.width, height=s.height, video_kbps=s.video_kbps,
+                           audio_kbps=s.audio_kbps)
+        # The program, then HLS's smaller renditions (scaled from the same picture
+        # in the mixer; a language mix would be one more feed here).
+        extra, index = hls_feeds(self.hls, program)
+        config["feeds"] = [asdict(f) for f in (program, *extra)]
+        packagers = hls_outputs(self.hls, session_id, index) if self.hls else []
+        sb = SessionBroadcast(session_id, config, s, self.children, self.recordings,
+                              hls=packagers)
         sb.layout(self.snapshot(session_id))
         sb.start()
         self.sessions[session_id] = sb

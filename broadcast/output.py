@@ -4,6 +4,8 @@ stdin: one JSON line (`{"kind", "url", "key", "path"}`), then the program's
 MPEG-TS from its first keyframe on. The child copies it, never re-encodes:
 - kind "rtmp": remuxed to FLV and published to `url` + "/" + `key` (RTMP or
   RTMPS; FFmpeg's own RTMP client, through PyAV);
+- kind "hls": remuxed into ~2 s HLS segments and a playlist in the folder
+  `path` (broadcast/hls.py);
 - kind "file": the TS bytes appended to `path` as they come (a recording that
   is playable whatever happens to halqa: TS needs no index at the end).
 stdout: JSON lines for the parent: {"event": "live"}, {"event": "bytes", "n": total},
@@ -19,11 +21,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any
 
 import av
 
-from broadcast import lifeline
+from broadcast import hls, lifeline
 
 REPORT_EVERY = 1.0
 
@@ -68,14 +71,15 @@ class _Available:
         return self.src.read1(n if n > 0 else 1 << 16)  # type: ignore[attr-defined,no-any-return]
 
 
-def publish(src: IO[bytes], target: str, timeout_s: float) -> None:
+def publish(src: IO[bytes], target: str, timeout_s: float, fmt: str | None = None,
+            options: dict[str, str] | None = None) -> None:
     inp = av.open(_Available(src), mode="r", format="mpegts",
                   options={"probesize": "1000000", "analyzeduration": "1000000"})
     streams = [s for s in inp.streams if s.type in ("video", "audio")]
-    fmt = "flv" if target.startswith(("rtmp://", "rtmps://")) else None
+    if fmt is None and target.startswith(("rtmp://", "rtmps://")):
+        fmt, options = "flv", {"flvflags": "no_duration_filesize", "flush_packets": "1"}
     out = av.open(target, mode="w", format=fmt,
-                  options={"flvflags": "no_duration_filesize", "flush_packets": "1"}
-                  if fmt else {"flush_packets": "1"})
+                  options=options if options is not None else {"flush_packets": "1"})
     mapping = {s.index: out.add_stream_from_template(s) for s in streams}
     offset: float | None = None
     total, last, live = 0, 0.0, False
@@ -116,6 +120,12 @@ def main() -> None:
     try:
         if cfg.get("kind") == "file":
             copy_file(src, str(cfg["path"]))
+        elif cfg.get("kind") == "hls":
+            # One rendition's TS, remuxed into segments (broadcast/hls.py).
+            folder = Path(str(cfg["path"]))
+            folder.mkdir(parents=True, exist_ok=True)
+            publish(src, str(folder / "index.m3u8"), float(cfg.get("timeout_s", 10)), "hls",
+                    hls.muxer_options(folder, float(cfg.get("segment_s") or 2.0)))
         else:
             publish(src, url.rstrip("/") + "/" + key if key else url,
                     float(cfg.get("timeout_s", 10)))

@@ -32,15 +32,16 @@ MAX_BACKLOG = 4 << 20
 class OutputSpec:
     id: str
     name: str
-    kind: Literal["rtmp", "file"]
+    kind: Literal["rtmp", "file", "hls"]
     url: str = ""
     key: str = ""  # the stream key: a secret, never logged nor answered
-    path: str = ""
+    path: str = ""  # the recording's file; an HLS rendition's folder
     feed: int = 0
+    segment_s: float = 0.0  # HLS only
 
     def config(self, timeout_s: float) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.url, "key": self.key, "path": self.path,
-                "timeout_s": timeout_s}
+                "timeout_s": timeout_s, "segment_s": self.segment_s}
 
 
 class OutputProcess:

@@ -32,6 +32,7 @@ class SessionPlan:
     destinations: list[OutputSpec] = field(default_factory=list)
     automatic: bool = False
     record: bool = True
+    hls: bool = True  # package live HLS while the program runs live
     event_title: str = ""
     session_title: str = ""
 
@@ -39,7 +40,7 @@ class SessionPlan:
 class SessionBroadcast:
     def __init__(self, session_id: str, mixer_config: dict[str, Any],
                  settings: BroadcastSettings, children: Children,
-                 recordings: Recordings) -> None:
+                 recordings: Recordings, hls: list[OutputSpec] | None = None) -> None:
         self.session_id = session_id
         self.settings = settings
         self.children = children
@@ -47,6 +48,9 @@ class SessionBroadcast:
         self.started_at = time.time()
         self.outputs: dict[str, OutputProcess] = {}
         self.recording: tuple[str, OutputProcess] | None = None
+        # HLS packagers (broadcast/hls.py): one per rendition, while `hls` is wanted.
+        self.hls_specs = hls or []
+        self.hls: dict[str, OutputProcess] = {}
         self.ended_outputs: list[OutputProcess] = []  # for the totals in /metrics
         self.mixer = MixerProcess(mixer_config, children, self._on_chunk, self._on_restart)
         self._lock = asyncio.Lock()
@@ -61,9 +65,12 @@ class SessionBroadcast:
                 out.feed(key, data)
         if self.recording is not None and feed == 0:
             self.recording[1].feed(key, data)
+        for out in self.hls.values():
+            if out.spec.feed == feed:
+                out.feed(key, data)
 
     def _on_restart(self) -> None:
-        for out in self.outputs.values():
+        for out in (*self.outputs.values(), *self.hls.values()):
             out.resync()
         # A new mixer starts its clock again: the recording starts a new file
         # rather than carry a timestamp jump that players mis-time.
@@ -84,7 +91,8 @@ class SessionBroadcast:
         return out
 
     # -- what runs ------------------------------------------------------------
-    async def apply(self, destinations: list[OutputSpec], record: bool, plan: SessionPlan) -> None:
+    async def apply(self, destinations: list[OutputSpec], record: bool, plan: SessionPlan,
+                    hls: bool = False) -> None:
         async with self._lock:
             self.mixer.titles(plan.event_title, plan.session_title)
             wanted = {d.id: d for d in destinations}
@@ -99,6 +107,15 @@ class SessionBroadcast:
                 self._start_recording()
             elif not record and self.recording is not None:
                 await self._stop_recording()
+            if hls and not self.hls:
+                self.hls = {spec.id: self._new_output(spec) for spec in self.hls_specs}
+            elif not hls and self.hls:
+                await self._stop_hls()
+
+    async def _stop_hls(self) -> None:
+        outs, self.hls = list(self.hls.values()), {}
+        await asyncio.gather(*(out.stop() for out in outs))
+        self.ended_outputs.extend(outs)
 
     def _start_recording(self) -> None:
         rec_id, path = self.recordings.begin(self.session_id)
@@ -125,6 +142,7 @@ class SessionBroadcast:
             self.ended_outputs.extend(self.outputs.values())
             self.outputs.clear()
             await self._stop_recording()
+            await self._stop_hls()
 
     # -- what the API shows ---------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -138,10 +156,11 @@ class SessionBroadcast:
             "mixer": self.mixer.status(),
             "outputs": {i: o.status() for i, o in self.outputs.items()},
             "recording": rec,
+            "hls": {i: o.status() for i, o in self.hls.items()},
         }
 
     def all_outputs(self) -> list[OutputProcess]:
         outs = list(self.outputs.values())
         if self.recording is not None:
             outs.append(self.recording[1])
-        return outs
+        return [*outs, *self.hls.values()]

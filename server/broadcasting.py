@@ -18,9 +18,11 @@ from aiohttp import web
 from sqlalchemy import or_, select
 
 from broadcast.engine import Broadcaster
+from broadcast.hls import HlsPlan, Rendition
 from broadcast.leases import open_leases
 from broadcast.outputs import OutputSpec
 from broadcast.session import SessionPlan
+from server.config import Settings
 from server.keys import DB, METRICS, SETTINGS
 from server.models import Event, Session
 from server.models_broadcast import BroadcastOption, Destination
@@ -88,6 +90,16 @@ async def plan_for(app: web.Application, session_id: str) -> SessionPlan:
     )
 
 
+def hls_plan(settings: Settings) -> HlsPlan:
+    """The HLS renditions the mixer feeds (server/hls.py serves what they write)."""
+    return HlsPlan(
+        root=settings.data_dir / "hls",
+        renditions=tuple(Rendition(r.name, r.width, r.height, r.video_kbps, r.audio_kbps)
+                         for r in settings.hls.renditions),
+        segment_s=settings.hls.segment_s,
+    )
+
+
 def _whep_url(app: web.Application, session_id: str) -> str:
     settings = app[SETTINGS]
     host = settings.host
@@ -114,6 +126,7 @@ async def _broadcaster(app: web.Application) -> AsyncIterator[None]:
         whep_url=lambda session_id: _whep_url(app, session_id),
         token=app[WATCH_TOKEN],
         positions=registry.media.max_publishers,
+        hls=hls_plan(settings) if settings.hls.enabled else None,
     )
     app[BROADCASTER] = broadcaster
     registry.listeners.append(broadcaster.on_stage)

@@ -71,6 +71,9 @@ class Rendition(BaseModel):
 class HlsSettings(BaseModel):
     """Live HLS and replays (server/hls.py, docs/protocol.md "HLS")."""
 
+    # Package live HLS (720p = the program's own encode, 360p scaled in the
+    # mixer) whenever a session's program runs live.
+    enabled: bool = True
     # Signs the playlist URLs (HMAC-SHA256). From HALQA_HLS__SECRET; unset,
     # generated once into <data_dir>/hls-secret (every process of a machine
     # shares it; several machines need the same value in the environment).
@@ -87,7 +90,8 @@ class HlsSettings(BaseModel):
     # hides it.
     replay_published: bool = True
     renditions: list[Rendition] = [
-        Rendition(name="720p", width=1280, height=720, video_kbps=2500, audio_kbps=128),
+        # The program's size: this rendition is the program feed itself.
+        Rendition(name="720p", width=1280, height=720, video_kbps=3000, audio_kbps=128),
         Rendition(name="360p", width=640, height=360, video_kbps=700, audio_kbps=96),
     ]
 

@@ -96,7 +96,12 @@ def parse(text: str) -> Archive:
             elif name not in _HEADER:
                 pending.append(ln)
             continue
-        segments.append(Segment(ln, duration, tuple(pending)))
+        # FFmpeg's append_list can repeat a tag, and marks even the very first
+        # segment discontinuous: keep each tag once, and no discontinuity first.
+        tags = tuple(dict.fromkeys(pending))
+        if not segments:
+            tags = tuple(t for t in tags if t != "#EXT-X-DISCONTINUITY")
+        segments.append(Segment(ln, duration, tags))
         pending, duration = [], 0.0
     target = max(target, math.ceil(max((s.duration for s in segments), default=0)))
     return Archive(version, target, first, tuple(segments), ended)

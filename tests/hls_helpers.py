@@ -10,6 +10,14 @@ from typing import Any
 
 import aiohttp
 
+# Small and slow, to keep this test light on a shared 2-core machine; the sizes
+# are what the test checks, the names are the configured ones.
+HLS = {"enabled": True, "renditions": [
+    {"name": "720p", "width": 640, "height": 360, "video_kbps": 800, "audio_kbps": 96},
+    {"name": "360p", "width": 320, "height": 180, "video_kbps": 250, "audio_kbps": 64}]}
+BROADCAST = {"record": False, "width": 640, "height": 360, "fps": 15, "video_kbps": 800,
+             "audio_kbps": 96, "stop_after_s": 1.0, "preset": "ultrafast"}
+
 
 def make_archive(data_dir: Path, session: str, seconds: int = 7,
                  renditions: tuple[tuple[str, str], ...] = (("720p", "320x180"),

@@ -144,6 +144,8 @@ def settings_for(data_dir: Path, **overrides: Any) -> Any:
         # Recording every live stage would start a mixer (a core) in every stage
         # test; the broadcast tests turn it on where they test it.
         "broadcast": {"record": False},
+        # Live HLS would start the mixer too; the HLS tests turn it on.
+        "hls": {"enabled": False},
     }
     base.update(overrides)
     return Settings(**base)

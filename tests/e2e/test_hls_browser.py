@@ -1,6 +1,7 @@
 """Chromium: with the stage capped at one viewer, the first viewer plays WebRTC,
 the second is switched to HLS in the same page (hls.js; its video advances)
-and still chats; back to real time on request; the replay after the session."""
+and still chats; back to real time on request; the replay after the session.
+The HLS is the real program mixer's (broadcast/hls.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CHROMIUM_FLAGS
-from tests.hls_helpers import FfmpegPackager
+from tests.hls_helpers import BROADCAST, HLS
 from tests.stage_helpers import whip_publish
 from tests.support import Halqa, app_server
 
@@ -24,8 +25,20 @@ FLAGS = [*CHROMIUM_FLAGS, "--autoplay-policy=no-user-gesture-required"]
 
 @pytest.fixture
 async def capped(tmp_path: Path) -> AsyncIterator[Halqa]:
-    async with app_server(tmp_path, media={"max_viewers": 1}) as h:
+    # Two places on the stage: the program mixer (a WHEP viewer itself) and
+    # one person; the next person gets 503 stage_full.
+    async with app_server(tmp_path, media={"max_viewers": 2}, hls=HLS, broadcast=BROADCAST) as h:
         yield h
+
+
+async def hls_ready(h: Halqa, sid: str, token: str, timeout: float = 40) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        async with h.http.get(f"{h.url}/api/sessions/{sid}/hls", headers=h.auth(token)) as r:
+            if r.status == 200:
+                return
+        await asyncio.sleep(0.5)
+    raise AssertionError("the session's HLS never became available")
 
 
 @pytest.fixture
@@ -66,9 +79,10 @@ async def test_second_viewer_falls_back_to_hls_and_still_chats(
     h = capped
     sid = (await h.session_ids())[0]
     speaker = await whip_publish(h.http, h.url, sid, await h.invite("speaker", sid))
-    packager = FfmpegPackager(tmp_path, sid).start()
     try:
-        first = await open_page(chromium, h.url, sid, await h.register(name="First"))
+        first_token = await h.register(name="First")
+        await hls_ready(h, sid, first_token)  # the mixer is on the stage, packaging
+        first = await open_page(chromium, h.url, sid, first_token)
         await first.wait_for_function(
             "() => window.halqaPlayback?.mode === 'webrtc' && "
             "document.getElementById('stage').dataset.state === 'connected'", timeout=20000)
@@ -101,9 +115,7 @@ async def test_second_viewer_falls_back_to_hls_and_still_chats(
         await first.close()
         await second.close()
     finally:
-        packager.stop()
         await speaker.close(h.http, h.url)
-    await asyncio.sleep(0)
 
 
 async def test_replay_plays_after_the_session_with_its_answered_questions(

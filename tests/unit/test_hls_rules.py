@@ -96,3 +96,23 @@ def test_everything_else_is_refused(name: str) -> None:
     with pytest.raises(BadRequest) as e:
         file_of(name)
     assert e.value.code == "bad_path"
+
+
+def test_ffmpeg_append_list_quirks_are_cleaned() -> None:
+    text = """#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-PLAYLIST-TYPE:EVENT
+#EXT-X-DISCONTINUITY
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-DISCONTINUITY
+#EXTINF:2.000000,
+seg_00000.ts
+#EXT-X-DISCONTINUITY
+#EXTINF:2.000000,
+seg_00001.ts
+"""
+    a = parse(text)
+    assert not a.segments[0].discontinuity and a.segments[1].discontinuity
+    assert vod(a).count("#EXT-X-DISCONTINUITY") == 1
