@@ -318,4 +318,12 @@ export default {
   "replay.hidden": "هذه الإعادة مخفية عن المشاركين.",
   "replay.hide": "إخفاء الإعادة",
   "replay.publish": "نشر الإعادة",
+  "audience.title": "الجمهور حسب طريقة المشاهدة",
+  "audience.webrtc": "مباشر (فوري)",
+  "audience.hls": "مباشر (HLS)",
+  "audience.replay": "إعادة المشاهدة",
+  "audience.minutes": "دقائق",
+  "audience.visitors": "الزوار الفريدون للموقع يوميًا",
+  "audience.visitors_note": "يُحسبون دون ملفات تعريف الارتباط ودون حفظ العناوين.",
+  "audience.no_visitors": "لا زوار بعد.",
 };

@@ -318,4 +318,12 @@ export default {
   "replay.hidden": "This replay is hidden from participants.",
   "replay.hide": "Hide the replay",
   "replay.publish": "Publish the replay",
+  "audience.title": "Audience by way of watching",
+  "audience.webrtc": "Live (real time)",
+  "audience.hls": "Live (HLS)",
+  "audience.replay": "Replay",
+  "audience.minutes": "Minutes",
+  "audience.visitors": "Unique visitors of the site per day",
+  "audience.visitors_note": "Counted without cookies and without keeping addresses.",
+  "audience.no_visitors": "No visitors yet.",
 };

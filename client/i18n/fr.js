@@ -318,4 +318,12 @@ export default {
   "replay.hidden": "Cette rediffusion est masquée aux participants.",
   "replay.hide": "Masquer la rediffusion",
   "replay.publish": "Publier la rediffusion",
+  "audience.title": "Public par mode de visionnage",
+  "audience.webrtc": "En direct (temps réel)",
+  "audience.hls": "En direct (HLS)",
+  "audience.replay": "Rediffusion",
+  "audience.minutes": "Minutes",
+  "audience.visitors": "Visiteurs uniques du site par jour",
+  "audience.visitors_note": "Comptés sans cookies et sans conserver d'adresses.",
+  "audience.no_visitors": "Pas encore de visiteurs.",
 };

@@ -1,4 +1,5 @@
 // The organizer dashboard: live figures, broadcast, invites, registrations, the report.
+import { drawAudience } from "./audience-view.js";
 import {
   ApiError, createInvite, downloadCsv, getCluster, getLive, getProgram, getReport, listInvites, revokeInvite,
 } from "./api.js";
@@ -134,6 +135,7 @@ async function refreshReport() {
       el("td", { class: "num" }, t("admin.minutes", { count: minutes(s.watch_seconds) })),
       el("td", { class: "num" }, formatNumber(s.questions))));
   }
+  drawAudience(document.getElementById("audience"), report);
 }
 
 // A speaker is invited to one session; only a moderator may be event-wide.
