@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Stage 1: the client's vendored npm packages (socket.io-client).
+# Stage 1: the client's vendored npm packages (socket.io-client, hls.js).
 FROM node:20-bookworm-slim AS client
 WORKDIR /src/client
 COPY client/package.json client/package-lock.json ./

@@ -180,7 +180,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HALQA_DATA_DIR": str(data_dir),
                     "HALQA_EVENT_FILE": str(ROOT / "config" / "demo-event.toml"),
-                    "HALQA_BROADCAST__RECORD": "false", **env}
+                    "HALQA_BROADCAST__RECORD": "false", "HALQA_HLS__ENABLED": "false", **env}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
 
