@@ -235,7 +235,8 @@ class StageRegistry:
         # Every caller the host resolves may watch (registration is for the
         # event), unless the host says no (unknown session, a ban).
         self._rate_limit(caller.key)
-        max_sections = self.media.max_publishers * 3 if mode == "browser" else 4
+        # A browser: three slots per position, and the interpretation slot (peers.py).
+        max_sections = self.media.max_publishers * 3 + 1 if mode == "browser" else 4
         lines = parse_offer(offer, want="recv", max_sections=max_sections)
         if self.admit is not None:
             await self.admit(caller, session_id, "watch")

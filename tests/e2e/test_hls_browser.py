@@ -58,6 +58,7 @@ async def chromium() -> AsyncIterator[Any]:
 async def open_page(browser: Any, base: str, session_id: str, token: str) -> Any:
     page = await (await browser.new_context()).new_page()
     page.on("console", lambda m: print("page:", m.text) if m.type == "error" else None)
+    page.on("response", lambda r: print("page:", r.status, r.url) if r.status >= 400 else None)
     await page.goto(f"{base}/session/{session_id}?lang=en#token={token}")
     await page.wait_for_function("() => !!window.halqaPlayback", timeout=20000)
     return page
