@@ -28,6 +28,7 @@ export function mountBroadcast(root, { token, program }) {
   const destRows = root.querySelector("#destination-rows");
   const recRows = root.querySelector("#recording-rows");
   let current = null;
+  let running = false;
 
   const known = ["invalid", "too_many_destinations", "broadcast_elsewhere", "recording_in_progress"];
   const fail = (err) => {
@@ -49,6 +50,7 @@ export function mountBroadcast(root, { token, program }) {
     const [status, dests, recs] = await Promise.all([
       getBroadcast(token, id), listDestinations(token, id), listRecordings(token, id)]);
     if (id !== current) return;
+    running = status.state !== "stopped";
     stateEl.textContent = t(`broadcast.state.${status.state}`);
     auto.checked = status.automatic;
     record.checked = status.record;
@@ -110,8 +112,13 @@ export function mountBroadcast(root, { token, program }) {
     form.reset();
   }));
 
+  // Every 2 s while something runs (states and bitrates move), every 15 s
+  // otherwise; never two refreshes at once on a slow connection.
+  const poll = async () => {
+    try { await refresh(); } catch { /* the next poll tries again */ }
+    setTimeout(poll, running ? 2000 : 15000);
+  };
   fillSessions();
-  refresh().catch(fail);
-  setInterval(() => { if (!root.hidden) refresh().catch(() => {}); }, 2000);
+  refresh().catch(fail).finally(() => setTimeout(poll, running ? 2000 : 15000));
   return { relabel: () => { fillSessions(); refresh().catch(() => {}); } };
 }
