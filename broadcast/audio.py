@@ -10,7 +10,7 @@ running fast must not grow the delay without bound).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 import av
 import numpy as np
@@ -49,9 +49,9 @@ class AudioMixer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sources: dict[int, Source] = {}
+        self._sources: dict[Hashable, Source] = {}  # a position, or ("lang", "ar")
 
-    def push(self, key: int, frame: av.AudioFrame) -> None:
+    def push(self, key: Hashable, frame: av.AudioFrame) -> None:
         samples = to_stereo_float(frame)
         with self._lock:
             src = self._sources.setdefault(key, Source())
@@ -60,11 +60,11 @@ class AudioMixer:
                 buf = buf[:, -CUSHION:]
             src.buf = buf
 
-    def drop(self, key: int) -> None:
+    def drop(self, key: Hashable) -> None:
         with self._lock:
             self._sources.pop(key, None)
 
-    def block(self, keys: Iterable[int]) -> np.ndarray:
+    def block(self, keys: Iterable[Hashable]) -> np.ndarray:
         """The next BLOCK samples of the chosen sources, summed and clipped."""
         out = np.zeros((2, BLOCK), dtype=np.float32)
         with self._lock:
@@ -84,3 +84,15 @@ class AudioMixer:
                     src.playing = False  # ran dry: wait for a new cushion
         np.clip(out, -1.0, 1.0, out=out)
         return out
+
+
+# How loud the floor stays under an interpretation in a language's mix (-16 dB):
+# enough to hear who speaks and the room's reactions, never over the interpreter.
+FLOOR_UNDER = 0.16
+
+
+def language_mix(channel: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """A language's program sound: its channel, the floor ducked under it."""
+    out = channel + FLOOR_UNDER * floor
+    np.clip(out, -1.0, 1.0, out=out)
+    return out

@@ -20,6 +20,14 @@ from broadcast.audio import BLOCK, RATE
 from broadcast.wire import KEY, Splitter, frame
 
 Emit = Callable[[bytes], None]
+# ISO 639-1 (halqa's language codes) to ISO 639-2/B, what MPEG-TS and HLS players read.
+ISO639_2 = {"fr": "fre", "ar": "ara", "en": "eng", "es": "spa", "de": "ger", "it": "ita",
+            "pt": "por", "ru": "rus", "zh": "chi", "tr": "tur", "fa": "per", "sw": "swa"}
+FLOOR_TAG = "mul"  # the floor: whatever languages the speakers speak
+
+
+def iso639_2(language: str) -> str:
+    return ISO639_2.get(language, language if len(language) == 3 else "und")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +37,11 @@ class FeedSpec:
     height: int = 720
     video_kbps: int = 3000
     audio_kbps: int = 128
-    audio_mix: str = "floor"  # which mix of the sources (interpretation adds languages)
+    audio_mix: str = "floor"  # which mix of the sources is the feed's first audio
+    # One more AAC stream per interpretation language, after the floor's, each
+    # tagged with its ISO 639-2 code (MPEG-TS language descriptor): the
+    # recording keeps them all, an output picks one (broadcast/output.py).
+    languages: tuple[str, ...] = ()
 
 
 class _Sink:
@@ -70,12 +82,19 @@ class FeedEncoder:
             "maxrate": f"{spec.video_kbps}k",
             "bufsize": f"{spec.video_kbps * 2}k",
         }
-        a = self.out.add_stream("aac", rate=RATE)
-        a.layout = "stereo"
-        a.bit_rate = spec.audio_kbps * 1000
-        self.video, self.audio = v, a
+        self.video = v
+        self.audios = [self._audio_stream(FLOOR_TAG, "floor")]
+        self.audios += [self._audio_stream(iso639_2(lang), lang) for lang in spec.languages]
         self.audio_pts = 0
         self.bytes_out = 0
+
+    def _audio_stream(self, tag: str, title: str) -> Any:
+        a = self.out.add_stream("aac", rate=RATE)
+        a.layout = "stereo"
+        a.bit_rate = self.spec.audio_kbps * 1000
+        a.metadata["language"] = tag
+        a.metadata["title"] = title
+        return a
 
     def _mux(self, packets: list[av.Packet[Any]]) -> None:
         for p in packets:
@@ -94,17 +113,22 @@ class FeedEncoder:
         vf.pts = pts
         self._mux(self.video.encode(vf))
 
-    def audio_block(self, block: np.ndarray) -> None:
-        af = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp",
-                                        layout="stereo")
-        af.sample_rate = RATE
-        af.pts = self.audio_pts
+    def audio_block(self, block: np.ndarray, languages: dict[str, np.ndarray] | None = None
+                    ) -> None:
+        """The floor's next block, and each language's (the floor where one is missing)."""
+        mixes = [block, *((languages or {}).get(lang, block) for lang in self.spec.languages)]
+        for stream, mix in zip(self.audios, mixes, strict=True):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(mix), format="fltp",
+                                            layout="stereo")
+            af.sample_rate = RATE
+            af.pts = self.audio_pts
+            self._mux(stream.encode(af))
         self.audio_pts += BLOCK
-        self._mux(self.audio.encode(af))
 
     def close(self) -> None:
         try:
-            self._mux([*self.video.encode(None), *self.audio.encode(None)])
+            self._mux([*self.video.encode(None),
+                       *(p for a in self.audios for p in a.encode(None))])
             self.out.close()
             self._mux([])
         except (av.FFmpegError, ValueError):

@@ -26,7 +26,7 @@ from typing import Any
 
 from broadcast.children import Children
 from broadcast.encode import FeedSpec
-from broadcast.hls import HlsPlan
+from broadcast.hls import HlsPlan, audio_outputs
 from broadcast.hls import feeds as hls_feeds
 from broadcast.hls import outputs as hls_outputs
 from broadcast.leases import Leases
@@ -171,13 +171,21 @@ class Broadcaster:
             "gop_s": s.gop_s, "preset": s.preset, "font": s.font,
             "event": plan.event_title, "session_title": plan.session_title,
         }
+        # The program carries the floor's audio and one stream per language (the
+        # recording keeps them all; each destination and HLS audio rendition
+        # picks one); the mixer gets each language's channel on its own connection.
+        languages = plan.languages
+        config["languages"] = list(languages)
         program = FeedSpec(width=s.width, height=s.height, video_kbps=s.video_kbps,
-                           audio_kbps=s.audio_kbps)
+                           audio_kbps=s.audio_kbps, languages=languages)
         # The program, then HLS's smaller renditions (scaled from the same picture
-        # in the mixer; a language mix would be one more feed here).
+        # in the mixer, the floor's sound only).
         extra, index = hls_feeds(self.hls, program)
         config["feeds"] = [asdict(f) for f in (program, *extra)]
-        packagers = hls_outputs(self.hls, session_id, index) if self.hls else []
+        packagers = []
+        if self.hls:
+            packagers = [*hls_outputs(self.hls, session_id, index),
+                         *audio_outputs(self.hls, session_id, languages)]
         sb = SessionBroadcast(session_id, config, s, self.children, self.recordings,
                               hls=packagers)
         sb.layout(self.snapshot(session_id))
@@ -226,12 +234,20 @@ class Broadcaster:
         sb = self.sessions.get(session_id)
         running = sb.status() if sb is not None else None
         outs = running["outputs"] if running else {}
+        # What each destination carries now: its language while that channel is
+        # live (and in the running program), the floor otherwise.
+        on_air = set((self.snapshot(session_id).get("interpretation") or {}).get("live") or [])
+        mixed = set(sb.languages) if sb is not None else set()
         dests = []
         for d in plan.destinations:
             st = outs.get(d.id) or {"id": d.id, "name": d.name, "state": "stopped",
                                     "bitrate_kbps": 0.0, "since": None, "error": None}
-            dests.append({k: st.get(k) for k in
-                          ("id", "name", "state", "bitrate_kbps", "since", "error")})
+            row = {k: st.get(k) for k in
+                   ("id", "name", "state", "bitrate_kbps", "since", "error")}
+            hearing = d.audio if d.audio in on_air and d.audio in mixed else "floor"
+            row.update(audio=d.audio, audio_now=hearing, audio_note=(
+                None if hearing == d.audio else "no_live_channel"))
+            dests.append(row)
         if sb is None:
             state = "stopped"
         elif outs:

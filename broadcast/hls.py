@@ -10,6 +10,11 @@ composed picture and encoded in the mixer child beside the program
 
     <root>/<session>/<rendition>/index.m3u8   EVENT playlist, every segment
     <root>/<session>/<rendition>/seg_00042.ts
+    <root>/<session>/audio<lang>/index.m3u8   one language's audio rendition
+
+Each interpretation language is an audio-only packager of the program feed's
+language stream (no video): the master playlist lists it as an
+`#EXT-X-MEDIA:TYPE=AUDIO` rendition players switch to (server/hls.py).
 
 A restarted packager appends to the same playlist after an
 `#EXT-X-DISCONTINUITY` (`append_list`), so the archive of a session is one
@@ -75,6 +80,27 @@ def outputs(plan: HlsPlan, session_id: str, index: dict[str, int]) -> list[Outpu
         folder = plan.root / session_id / name
         specs.append(OutputSpec(id=f"hls-{name}", name=f"HLS {name}", kind="hls",
                                 path=str(folder), feed=feed, segment_s=plan.segment_s))
+    return specs
+
+
+def audio_folder(language: str) -> str:
+    """An interpretation language's audio rendition: `<session>/audio<lang>/`."""
+    return f"audio{language}"
+
+
+def audio_outputs(plan: HlsPlan, session_id: str, languages: tuple[str, ...]
+                  ) -> list[OutputSpec]:
+    """One audio-only packager per language, from the program feed's language stream."""
+    if not SESSION.match(session_id):
+        raise ValueError("unsafe session id")
+    specs = []
+    for lang in languages:
+        name = audio_folder(lang)
+        if not NAME.match(name):
+            raise ValueError("unsafe language")
+        specs.append(OutputSpec(id=f"hls-{name}", name=f"HLS audio {lang}", kind="hls",
+                                path=str(plan.root / session_id / name), feed=0,
+                                segment_s=plan.segment_s, audio=lang, video=False))
     return specs
 
 

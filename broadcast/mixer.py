@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -39,7 +40,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from broadcast import lifeline
-from broadcast.audio import BLOCK, RATE, AudioMixer
+from broadcast.audio import BLOCK, RATE, AudioMixer, language_mix
 from broadcast.compose import Composer
 from broadcast.encode import FeedEncoder, FeedSpec
 from broadcast.layout import Plan, plan
@@ -62,6 +63,11 @@ class Program:
         self.audio = AudioMixer()
         self.titles: tuple[str, str] | None = (cfg.get("event", ""), cfg.get("session_title", ""))
         self.whep = "connecting"
+        # Interpretation: each language's channel comes on its own audio-only
+        # WHEP connection (`?audio=ar`); it is mixed only while the stage says
+        # an interpreter is on air (otherwise that connection carries the floor).
+        self.languages: tuple[str, ...] = tuple(cfg.get("languages") or ())
+        self.live_languages: frozenset[str] = frozenset()
         self.stop = threading.Event()
 
     def set_layout(self, snapshot: dict[str, Any]) -> None:
@@ -75,6 +81,8 @@ class Program:
                 self.audio.drop(pos)
         self.owners = owners
         self.plan = plan(snapshot, self.width, self.height)
+        live = (snapshot.get("interpretation") or {}).get("live") or []
+        self.live_languages = frozenset(str(lang) for lang in live)
 
 
 class Output:
@@ -97,7 +105,8 @@ def clock(program: Program, cfg: dict[str, Any], out: Output) -> None:
     """Compose, mix and encode at a steady frame rate, on the wall clock."""
     fps, w, h = program.fps, program.width, program.height
     composer = Composer(w, h, cfg.get("font"))
-    feeds = [FeedSpec(**f) for f in cfg.get("feeds", [{}])]
+    feeds = [FeedSpec(**{**f, "languages": tuple(f.get("languages") or ())})
+             for f in cfg.get("feeds", [{}])]
     encoders = [
         FeedEncoder(i, spec, fps, float(cfg.get("gop_s", 2.0)), cfg.get("preset", "veryfast"),
                     out.emit)
@@ -125,8 +134,14 @@ def clock(program: Program, cfg: dict[str, Any], out: Output) -> None:
             due = (n + 1) * RATE // fps
             while samples + BLOCK <= due:
                 block = program.audio.block(current.audio)
+                languages = {}
+                for lang in program.languages:
+                    # Drained even while off air, so a channel starts fresh when it goes live.
+                    channel = program.audio.block([("lang", lang)])
+                    if lang in program.live_languages:
+                        languages[lang] = language_mix(channel, block)
                 for enc in encoders:
-                    enc.audio_block(block)
+                    enc.audio_block(block, languages)
                 samples += BLOCK
             n += 1
             window_frames += 1
@@ -149,14 +164,15 @@ def clock(program: Program, cfg: dict[str, Any], out: Output) -> None:
             enc.close()
 
 
-async def _pull(program: Program, track: MediaStreamTrack, position: int, label: str) -> None:
+async def _pull(program: Program, track: MediaStreamTrack, position: int | tuple[str, str],
+                label: str) -> None:
     seq = 0
     try:
         while True:
             f = await track.recv()
             if isinstance(f, av.AudioFrame):
                 program.audio.push(position, f)
-            elif isinstance(f, av.VideoFrame):
+            elif isinstance(f, av.VideoFrame) and isinstance(position, int):
                 seq += 1
                 program.frames[(position, label)] = (seq, f)
     except MediaStreamError:
@@ -164,9 +180,36 @@ async def _pull(program: Program, track: MediaStreamTrack, position: int, label:
 
 
 async def watch(program: Program, cfg: dict[str, Any]) -> None:
-    """Stay connected to the stage as a WHEP viewer; reconnect when it drops."""
+    """The stage's fixed slots, and one audio-only connection per language."""
     positions = int(cfg.get("positions", 6))
-    url = cfg["whep_url"]
+    base = str(cfg["whep_url"]).split("?", 1)[0]
+
+    def slots(pc: RTCPeerConnection) -> None:
+        for _ in range(positions):
+            for label in LABELS:
+                pc.addTransceiver("audio" if label == "audio" else "video",
+                                  direction="recvonly")
+
+    def slot_of(i: int) -> tuple[int | tuple[str, str], str]:
+        return i // 3, LABELS[i % 3]
+
+    def channel(pc: RTCPeerConnection) -> None:
+        pc.addTransceiver("audio", direction="recvonly")
+
+    def language(lang: str) -> Callable[[int], tuple[int | tuple[str, str], str]]:
+        return lambda i: (("lang", lang), "audio")
+
+    jobs = [_connect(program, cfg, cfg["whep_url"], slots, slot_of, main=True)]
+    jobs += [_connect(program, cfg, f"{base}?audio={lang}", channel, language(lang))
+             for lang in program.languages]
+    await asyncio.gather(*jobs)
+
+
+async def _connect(program: Program, cfg: dict[str, Any], url: str,
+                   transceivers: Callable[[RTCPeerConnection], Any],
+                   slot_of: Callable[[int], tuple[int | tuple[str, str], str]],
+                   main: bool = False) -> None:
+    """Stay connected to the stage as a WHEP viewer; reconnect when it drops."""
     headers = {"Authorization": f"Bearer {cfg['token']}", "Content-Type": "application/sdp"}
     backoff = 0.5
     async with aiohttp.ClientSession() as http:
@@ -174,22 +217,19 @@ async def watch(program: Program, cfg: dict[str, Any]) -> None:
             pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
             tasks: list[asyncio.Task[None]] = []
             done = asyncio.Event()
-            for _ in range(positions):
-                for label in LABELS:
-                    pc.addTransceiver("audio" if label == "audio" else "video",
-                                      direction="recvonly")
+            transceivers(pc)
 
             @pc.on("track")
             def on_track(track: MediaStreamTrack, pc: RTCPeerConnection = pc,
                          tasks: list[asyncio.Task[None]] = tasks) -> None:
                 for i, t in enumerate(pc.getTransceivers()):
                     if t.receiver.track is track:
-                        tasks.append(asyncio.ensure_future(
-                            _pull(program, track, i // 3, LABELS[i % 3])))
+                        tasks.append(asyncio.ensure_future(_pull(program, track, *slot_of(i))))
 
             @pc.on("connectionstatechange")
             def on_state(pc: RTCPeerConnection = pc, done: asyncio.Event = done) -> None:
-                program.whep = pc.connectionState
+                if main:
+                    program.whep = pc.connectionState
                 if pc.connectionState in ("failed", "closed"):
                     done.set()
 
@@ -203,7 +243,8 @@ async def watch(program: Program, cfg: dict[str, Any]) -> None:
                 backoff = 0.5
                 await done.wait()
             except (aiohttp.ClientError, RuntimeError, OSError, ValueError) as exc:
-                program.whep = "retrying"
+                if main:
+                    program.whep = "retrying"
                 log.warning("mixer: stage not reachable: %s", exc)
             finally:
                 for t in tasks:

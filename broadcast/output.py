@@ -1,13 +1,16 @@
 """One output of a broadcast: a child process (`python -m broadcast.output`).
 
-stdin: one JSON line (`{"kind", "url", "key", "path"}`), then the program's
+stdin: one JSON line (`{"kind", "url", "key", "path", "audio", "video"}`), then the program's
 MPEG-TS from its first keyframe on. The child copies it, never re-encodes:
 - kind "rtmp": remuxed to FLV and published to `url` + "/" + `key` (RTMP or
   RTMPS; FFmpeg's own RTMP client, through PyAV);
 - kind "hls": remuxed into ~2 s HLS segments and a playlist in the folder
   `path` (broadcast/hls.py);
-- kind "file": the TS bytes appended to `path` as they come (a recording that
-  is playable whatever happens to halqa: TS needs no index at the end).
+  Both take the video and one audio stream: `audio` names the language
+  ("floor" by default; the floor too when the TS has no such language);
+- kind "file": every stream (the floor and each language): the TS bytes
+  appended to `path` as they come (a recording that is playable whatever
+  happens to halqa: TS needs no index at the end).
 stdout: JSON lines for the parent: {"event": "live"}, {"event": "bytes", "n": total},
 {"event": "error", "message": "..."} (the stream key masked) before exiting 1.
 
@@ -27,6 +30,7 @@ from typing import IO, Any
 import av
 
 from broadcast import hls, lifeline
+from broadcast.encode import iso639_2
 
 REPORT_EVERY = 1.0
 
@@ -71,11 +75,27 @@ class _Available:
         return self.src.read1(n if n > 0 else 1 << 16)  # type: ignore[attr-defined,no-any-return]
 
 
+def pick(streams: list[Any], audio: str, video: bool = True) -> list[Any]:
+    """The video (unless audio-only) and one audio: the language's, else the floor's.
+
+    The program's TS carries the floor's audio first, then one per interpretation
+    language tagged with its ISO 639-2 code (broadcast/encode.py).
+    """
+    audios = [s for s in streams if s.type == "audio"]
+    chosen = audios[:1]
+    if audio != "floor":
+        tag = iso639_2(audio)
+        chosen = [s for s in audios if s.metadata.get("language") == tag][:1] or chosen
+    videos = [s for s in streams if s.type == "video"] if video else []
+    return [*videos, *chosen]
+
+
 def publish(src: IO[bytes], target: str, timeout_s: float, fmt: str | None = None,
-            options: dict[str, str] | None = None) -> None:
+            options: dict[str, str] | None = None, audio: str = "floor",
+            video: bool = True) -> None:
     inp = av.open(_Available(src), mode="r", format="mpegts",
                   options={"probesize": "1000000", "analyzeduration": "1000000"})
-    streams = [s for s in inp.streams if s.type in ("video", "audio")]
+    streams = pick(list(inp.streams), audio, video)
     if fmt is None and target.startswith(("rtmp://", "rtmps://")):
         fmt, options = "flv", {"flvflags": "no_duration_filesize", "flush_packets": "1"}
     out = av.open(target, mode="w", format=fmt,
@@ -124,11 +144,13 @@ def main() -> None:
             # One rendition's TS, remuxed into segments (broadcast/hls.py).
             folder = Path(str(cfg["path"]))
             folder.mkdir(parents=True, exist_ok=True)
+            # An audio rendition (one language, no picture) when "video" is false.
             publish(src, str(folder / "index.m3u8"), float(cfg.get("timeout_s", 10)), "hls",
-                    hls.muxer_options(folder, float(cfg.get("segment_s") or 2.0)))
+                    hls.muxer_options(folder, float(cfg.get("segment_s") or 2.0)),
+                    audio=str(cfg.get("audio") or "floor"), video=bool(cfg.get("video", True)))
         else:
             publish(src, url.rstrip("/") + "/" + key if key else url,
-                    float(cfg.get("timeout_s", 10)))
+                    float(cfg.get("timeout_s", 10)), audio=str(cfg.get("audio") or "floor"))
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # any failure is reported, masked, and ends this output

@@ -38,10 +38,13 @@ class OutputSpec:
     path: str = ""  # the recording's file; an HLS rendition's folder
     feed: int = 0
     segment_s: float = 0.0  # HLS only
+    audio: str = "floor"  # the language this output carries (the floor, or fr, ar, en...)
+    video: bool = True  # False: an HLS audio rendition
 
     def config(self, timeout_s: float) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.url, "key": self.key, "path": self.path,
-                "timeout_s": timeout_s, "segment_s": self.segment_s}
+                "timeout_s": timeout_s, "segment_s": self.segment_s, "audio": self.audio,
+                "video": self.video}
 
 
 class OutputProcess:

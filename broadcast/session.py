@@ -33,6 +33,9 @@ class SessionPlan:
     automatic: bool = False
     record: bool = True
     hls: bool = True  # package live HLS while the program runs live
+    # Interpretation languages the program carries a mix of (the session's
+    # interpreters' languages; fixed while a program runs: TS streams are).
+    languages: tuple[str, ...] = ()
     event_title: str = ""
     session_title: str = ""
 
@@ -50,6 +53,7 @@ class SessionBroadcast:
         self.recording: tuple[str, OutputProcess] | None = None
         # HLS packagers (broadcast/hls.py): one per rendition, while `hls` is wanted.
         self.hls_specs = hls or []
+        self.languages: tuple[str, ...] = tuple(mixer_config.get("languages") or ())
         self.hls: dict[str, OutputProcess] = {}
         self.ended_outputs: list[OutputProcess] = []  # for the totals in /metrics
         self.mixer = MixerProcess(mixer_config, children, self._on_chunk, self._on_restart)

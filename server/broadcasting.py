@@ -24,7 +24,7 @@ from broadcast.outputs import OutputSpec
 from broadcast.session import SessionPlan
 from server.config import Settings
 from server.keys import DB, METRICS, SETTINGS
-from server.models import Event, Session
+from server.models import Event, Grant, Session
 from server.models_broadcast import BroadcastOption, Destination
 from signaling import Caller
 from signaling.keys import HOST, REGISTRY
@@ -34,7 +34,11 @@ BROADCASTER: web.AppKey[Broadcaster] = web.AppKey("broadcaster")
 WATCH_TOKEN: web.AppKey[str] = web.AppKey("broadcast.watch_token", str)
 # The mixers' identity on the stage: it may watch, nothing else (no publishing,
 # no moderating); its key is nobody else's.
-MIXER = Caller(key="broadcast-mixer", name="broadcast mixer", role="mixer")
+# It opens one connection per interpretation language beside the stage's: no cap.
+MIXER = Caller(key="broadcast-mixer", name="broadcast mixer", role="mixer",
+               unlimited_viewers=True)
+# A program carries at most this many language mixes (each an AAC encode).
+MAX_LANGUAGES = 4
 
 
 def setup(app: web.Application) -> None:
@@ -80,9 +84,17 @@ async def plan_for(app: web.Application, session_id: str) -> SessionPlan:
             .where(or_(Destination.session_id == session_id, Destination.session_id.is_(None)))
             .order_by(Destination.created_at, Destination.id)
         )).all()
+        # The languages of the session's interpreters: each one mix in the program.
+        languages = (await s.scalars(
+            select(Grant.language).distinct()
+            .where(Grant.role == "interpreter", Grant.session_id == session_id,
+                   Grant.revoked_at.is_(None), Grant.language.is_not(None))
+            .order_by(Grant.language)
+        )).all()
     return SessionPlan(
-        destinations=[OutputSpec(id=d.id, name=d.name, kind="rtmp", url=d.url, key=d.stream_key)
-                      for d in rows],
+        destinations=[OutputSpec(id=d.id, name=d.name, kind="rtmp", url=d.url, key=d.stream_key,
+                                 audio=d.audio) for d in rows],
+        languages=tuple(str(lang) for lang in languages)[:MAX_LANGUAGES],
         automatic=bool(option and option.automatic),
         record=settings.record if option is None or option.record is None else option.record,
         event_title=_title(event.name if event else None, settings.language),

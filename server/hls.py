@@ -45,6 +45,10 @@ CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 # RFC 6381 codec strings of what the mixer encodes: H.264 High (libx264's
 # default profile), AAC-LC. Safari wants them in the master playlist.
 CODECS = "avc1.640028,mp4a.40.2"
+# Interpretation audio renditions: `<session>/audio<lang>/` (broadcast/hls.py).
+AUDIO_FOLDER = re.compile(r"^audio([a-z]{2,3})$")
+AUDIO_GROUP = "aud"
+LANGUAGE_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +140,37 @@ class Store:
                 return a
         return None
 
+    def languages(self, session: str) -> list[str]:
+        """Interpretation languages with an audio rendition (broadcast/hls.py)."""
+        base = self.session_dir(session)
+        try:
+            names = sorted(p.name for p in base.iterdir())
+        except OSError:
+            return []
+        return [m.group(1) for n in names if (m := AUDIO_FOLDER.match(n))
+                and (base / n / "index.m3u8").is_file()]
+
     def master(self, session: str) -> str | None:
         lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
         found = self.renditions(session)
         if not found:
             return None
+        languages = self.languages(session)
+        group = ""
+        if languages:
+            # The floor is in every video rendition (no URI); each language is
+            # its own audio-only playlist the player switches to.
+            group = f',AUDIO="{AUDIO_GROUP}"'
+            lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",LANGUAGE="mul",'
+                         'NAME="Floor",DEFAULT=YES,AUTOSELECT=YES')
+            for lang in languages:
+                name = LANGUAGE_NAMES.get(lang, lang)
+                lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",'
+                             f'LANGUAGE="{lang}",NAME="{name}",DEFAULT=NO,AUTOSELECT=YES,'
+                             f'URI="audio{lang}/index.m3u8"')
         # Highest first: players start with the first entry and adapt from there.
         for r in sorted(found, key=lambda r: -r.video_kbps):
             bandwidth = (r.video_kbps + r.audio_kbps) * 1000 * 11 // 10  # + TS overhead
             lines += [f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={r.width}x{r.height},'
-                      f'CODECS="{CODECS}"', f"{r.name}/index.m3u8"]
+                      f'CODECS="{CODECS}"{group}', f"{r.name}/index.m3u8"]
         return "\n".join(lines) + "\n"

@@ -25,6 +25,8 @@ class Destination(Base):
     name: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(Text)
     stream_key: Mapped[str] = mapped_column(Text)
+    # The sound it carries: "floor", or an interpretation language (fr, ar, en).
+    audio: Mapped[str] = mapped_column(String(8), default="floor", server_default="floor")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -63,7 +63,9 @@ export function mountBroadcast(root, { token, program }) {
       return el("tr", {},
         el("th", { scope: "row" }, d.name, d.session ? "" : el("span", { class: "muted" }, ` (${t("admin.whole_event")})`)),
         el("td", { dir: "ltr" }, `${d.url} · ${d.key}`),
-        el("td", {}, t(`broadcast.out.${st.state}`), st.error ? el("div", { class: "error" }, st.error) : ""),
+        el("td", {}, t(`broadcast.out.${st.state}`), st.error ? el("div", { class: "error" }, st.error) : "",
+          el("div", { class: "muted" }, t(`broadcast.audio.${d.audio ?? "floor"}`),
+            st.audio_note ? ` — ${t("broadcast.audio.fallback")}` : "")),
         el("td", { class: "num" }, st.state === "live" ? `${formatNumber(Math.round(st.bitrate_kbps))} kbit/s` : "—"),
         el("td", { class: "num" }, since(st.since)),
         el("td", {}, remove));
@@ -106,6 +108,7 @@ export function mountBroadcast(root, { token, program }) {
       name: form.querySelector("#destination-name").value,
       url: form.querySelector("#destination-url").value,
       key: form.querySelector("#destination-key").value,
+      audio: form.querySelector("#destination-audio").value,
     };
     const wide = form.querySelector("#destination-scope").value === "event";
     await addDestination(token, wide ? null : current, body);

@@ -28,6 +28,8 @@ from server.models import Session
 from server.models_broadcast import BroadcastOption, Destination
 
 KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
+# What a destination carries: the floor, or an interpretation language's mix.
+AUDIO = re.compile(r"^(?:floor|[a-z]{2,3})$")
 
 
 class DestinationIn(BaseModel):
@@ -36,6 +38,14 @@ class DestinationIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     url: str = Field(min_length=1, max_length=500)
     key: str = Field(min_length=1, max_length=500)
+    audio: str = Field(default="floor", max_length=8)
+
+    @field_validator("audio")
+    @classmethod
+    def _audio(cls, v: str) -> str:
+        if not AUDIO.match(v):
+            raise ValueError("'floor' or a 2-3 letter language code such as ar")
+        return v
 
     @field_validator("url")
     @classmethod
@@ -74,7 +84,7 @@ def masked(key: str) -> str:
 
 def public(d: Destination) -> dict[str, Any]:
     return {"id": d.id, "name": d.name, "url": d.url, "key": masked(d.stream_key),
-            "session": d.session_id}
+            "session": d.session_id, "audio": d.audio}
 
 
 async def _session(request: web.Request) -> str:
@@ -97,10 +107,11 @@ async def _add(request: web.Request, session_id: str | None) -> web.Response:
             raise Conflict("too_many_destinations",
                            f"at most {limit} destinations here; delete one first")
         dest = Destination(id=secrets.token_hex(8), session_id=session_id, name=data.name,
-                           url=data.url, stream_key=data.key)
+                           url=data.url, stream_key=data.key, audio=data.audio)
         s.add(dest)
     await _refresh(request, session_id)
-    return json_response({"id": dest.id, "name": dest.name, "url": dest.url}, status=201)
+    return json_response({"id": dest.id, "name": dest.name, "url": dest.url,
+                          "audio": dest.audio}, status=201)
 
 
 async def _list(request: web.Request, session_id: str | None) -> web.Response:

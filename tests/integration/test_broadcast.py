@@ -65,7 +65,7 @@ async def test_program_to_two_ingests_and_recording(
                   {"name": "YouTube", "url": yt.url, "key": YT_KEY}, 201)
         made = await api(halqa, "POST", "/api/destinations",
                          {"name": "Facebook", "url": fb.url, "key": FB_KEY}, 201)
-        assert set(made) == {"id", "name", "url"}
+        assert set(made) == {"id", "name", "url", "audio"}
         listed = await api(halqa, "GET", f"{base}/destinations")
         assert {d["name"] for d in listed} == {"YouTube", "Facebook"}
         assert YT_KEY not in json.dumps(listed) and FB_KEY not in json.dumps(listed)
