@@ -107,8 +107,10 @@ def parse(text: str) -> Archive:
     return Archive(version, target, first, tuple(segments), ended)
 
 
-def _head(a: Archive, sequence: int, discontinuities: int, kind: str | None) -> list[str]:
-    out = ["#EXTM3U", f"#EXT-X-VERSION:{a.version}", f"#EXT-X-TARGETDURATION:{a.target}",
+def _head(a: Archive, sequence: int, discontinuities: int, kind: str | None,
+          target: int | None = None) -> list[str]:
+    target = a.target if target is None else target
+    out = ["#EXTM3U", f"#EXT-X-VERSION:{a.version}", f"#EXT-X-TARGETDURATION:{target}",
            f"#EXT-X-MEDIA-SEQUENCE:{sequence}"]
     if discontinuities:
         out.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuities}")
@@ -124,7 +126,11 @@ def live(a: Archive, window: int) -> str:
     kept = a.segments[start:]
     # Discontinuities that scrolled out of the window are counted, not listed.
     gone = sum(1 for s in a.segments[:start] if s.discontinuity)
-    out = _head(a, a.first_sequence + start, gone, None)
+    # The window's own target duration: a long first segment (the program
+    # starting) must not keep players far behind the live edge once it scrolled
+    # out (players hold back a multiple of the target duration).
+    target = max((math.ceil(s.duration - 0.001) for s in kept), default=a.target)
+    out = _head(a, a.first_sequence + start, gone, None, max(1, target))
     for s in kept:
         out += [*s.tags, s.uri]
     if a.ended:

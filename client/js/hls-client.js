@@ -45,9 +45,12 @@ export async function attach(video, url, { lowBandwidth = false, live = true } =
   if (Hls?.isSupported()) {
     const hls = new Hls({
       enableWorker: false, // the page's CSP allows no blob: workers
-      // ~2 segments behind the live edge: a few seconds, without stalls.
-      liveSyncDurationCount: 2,
-      liveMaxLatencyDurationCount: 5,
+      // 3 s behind the newest complete segment (about 5 s glass-to-screen with
+      // 2 s segments, bench/RESULTS.md); past 7 s it plays slightly faster to
+      // catch up rather than stay behind for good.
+      liveSyncDuration: 3,
+      liveMaxLatencyDuration: 7,
+      maxLiveSyncPlaybackRate: 1.15,
       startLevel: lowBandwidth ? 0 : -1,
       capLevelToPlayerSize: !lowBandwidth,
     });
