@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import sqlalchemy.exc
 import structlog
 from aiohttp import web
 
@@ -91,15 +92,21 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 
 
 async def load_demo_if_empty(db: Database, event_file: Path) -> None:
-    async with db.transaction() as s:
-        if not await program_is_empty(s):
-            return
-        try:
-            prog = parse_program(event_file)
-        except ProgramError as exc:
-            log.error("program_not_loaded", error=str(exc))
-            return
-        await store_program(s, prog)
+    try:
+        async with db.transaction() as s:
+            if not await program_is_empty(s):
+                return
+            try:
+                prog = parse_program(event_file)
+            except ProgramError as exc:
+                log.error("program_not_loaded", error=str(exc))
+                return
+            await store_program(s, prog)
+    except sqlalchemy.exc.IntegrityError:
+        # Several processes starting together on one database all found it
+        # empty; another one stored the program first. Nothing is lost.
+        log.info("program_loaded_elsewhere", file=str(event_file))
+        return
     log.info("program_loaded", file=str(event_file), sessions=len(prog.sessions))
 
 
