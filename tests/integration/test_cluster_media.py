@@ -8,7 +8,9 @@ are refused.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -18,7 +20,7 @@ from signaling.cluster import FORWARDED_HEADER, ClusterConfig
 from signaling.errors import NotFound
 from signaling.relay import NODE_KEY
 from tests.stage_helpers import bearer, wait_for, whep_play, whip_publish
-from tests.support import Halqa, app_server
+from tests.support import Halqa, app_server, free_port
 
 SESSION = "panel-housing"
 
@@ -140,3 +142,71 @@ async def test_a_full_or_draining_node_hands_viewers_and_speakers_over(
             for p in peers:
                 await p.close()
             await pub.close()
+
+
+async def test_redis_away_for_seconds_drops_no_viewer(tmp_path: Path) -> None:
+    """The directory's Redis stops for 4 s: media keeps flowing to the edge's
+    viewer, and when Redis is back the holder's claim is renewed."""
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(tmp_path)]
+    redis = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    try:
+        await _until_listening(port)
+        shared = {"redis_url": f"redis://127.0.0.1:{port}/0", "organizer_token": "o" * 32,
+                  "cluster_secret": secrets.token_urlsafe(32)}
+        async with app_server(tmp_path, **shared) as a, app_server(tmp_path, **shared) as b:
+            na = node(a)
+            speaker = await a.invite("speaker", SESSION)
+            viewer = await a.register("Edge viewer")
+            pub = await whip_publish(a.http, a.url, SESSION, speaker)
+            peer = await whep_play(b.http, b.url, SESSION, viewer)
+            try:
+                await wait_for(lambda: peer.frames["video"] > 5, timeout=20, what="edge media")
+                redis.terminate()
+                redis.wait(5)
+                before = peer.frames["video"]
+                await asyncio.sleep(4)  # beats fail meanwhile; nothing is torn down
+                assert peer.frames["video"] > before + 60, "media stopped with Redis away"
+                redis = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+                await _until_listening(port)
+                directory = na.directory  # type: ignore[attr-defined]
+                await wait_for_async(
+                    lambda: _holder_is(directory, SESSION, na.id), 10,  # type: ignore[attr-defined]
+                    "the holder's claim renewed")
+                before = peer.frames["video"]
+                await wait_for(lambda: peer.frames["video"] > before + 30, timeout=10,
+                               what="media after Redis came back")
+            finally:
+                await peer.close()
+                await pub.close()
+    finally:
+        redis.terminate()
+        redis.wait(5)
+
+
+async def _until_listening(port: int) -> None:
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("redis-server did not start")
+
+
+async def _holder_is(directory: object, session: str, node_id: str) -> bool:
+    try:
+        return (await directory.holders([session]))[session] == node_id  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
+async def wait_for_async(check: object, timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
