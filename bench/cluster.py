@@ -42,6 +42,17 @@ from bench.stage_peers import (
 from tests.support import redis_server
 
 
+async def _patient(http: aiohttp.ClientSession, base: str) -> None:
+    """wait_up for a loaded machine: a server may take a while to import aiortc."""
+    for _ in range(12):
+        await wait_up(http, base)
+        try:
+            async with http.get(base + "/bench/stats"):
+                return
+        except aiohttp.ClientError:
+            continue
+
+
 async def _servers(n: int, redis_url: str) -> list[tuple[str, int, object]]:
     out = []
     for i in range(n):
@@ -60,7 +71,7 @@ async def capacity_run(n: int, steps: list[int], window: float, packets: list,
     try:
         async with aiohttp.ClientSession() as http:
             for base, _, _ in servers:
-                await wait_up(http, base)
+                await _patient(http, base)
             sent = Sent()
             pcs.append(await publish(http, servers[0][0], packets, on_rtp=sent))
             await asyncio.sleep(3)
@@ -110,7 +121,7 @@ async def delay_run(seconds: float, packets: list, redis_url: str) -> None:
     try:
         async with aiohttp.ClientSession() as http:
             for base, _, _ in servers:
-                await wait_up(http, base)
+                await _patient(http, base)
             clock = FrameClock()
             pcs.append(await publish(http, servers[0][0], packets, on_rtp=clock))
             await asyncio.sleep(2)

@@ -27,11 +27,14 @@ class MediaSettings(BaseModel):
     ice_servers: list[IceServer] = Field(default_factory=list)
     # Speakers live on one stage at once (a panel); the 7th is refused.
     max_publishers: int = Field(default=6, ge=1, le=12)
-    # Admission cap per stage. The measured forwarding ceiling on one core is a
-    # few hundred viewers (bench/RESULTS.md); past it the publisher leg itself
-    # starts losing packets, so refuse the next viewer instead of degrading all.
-    max_viewers: int = Field(default=200, ge=1)
-    # Cap across every stage this process hosts (same reason, one event loop).
+    # Admission caps per process, from the measured forwarding ceiling of one
+    # core (bench/RESULTS.md: 300 viewers at >= 95 % of packets, ~85 % of the
+    # core; at 400 the publisher leg itself loses packets and everything
+    # collapses). A viewer past them is handed to another process with room
+    # (signaling/relay.py), refused only when every process is full. Per stage
+    # on this process: one stage may fill the process, the cluster has more.
+    max_viewers: int = Field(default=300, ge=1)
+    # Across every stage this process serves (same reason, one event loop).
     max_viewers_total: int = Field(default=300, ge=1)
     # Keyframe requests upstream are coalesced: at most one per interval per track.
     keyframe_min_interval_ms: int = Field(default=300, ge=50)
