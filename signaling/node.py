@@ -89,8 +89,6 @@ class Node:
                 if self.directory_ok:
                     log.warning("stage directory unreachable: %r; serving on", exc)
                 self.directory_ok = False
-            for pull in self.pulls.values():
-                pull.retry_keyframes(self.registry.media.keyframe_retry_ms / 1000)
 
     # -- the beat -----------------------------------------------------------
     def info(self) -> NodeInfo:

@@ -373,6 +373,8 @@ class StageRegistry:
                     # or the publisher ignored the ask): ask again.
                     if track.waiting and now - track.last_packet_at < retry:
                         track.request_keyframe()
+            if stage.upstream is not None:  # an edge: the same, through the pull
+                stage.upstream.retry_keyframes(retry)
             # Screen shares start/stop by packet flow (OBS has no socket);
             # rebinding only when that changes keeps the tick cheap.
             screens = tuple(p.screen_active(stage.screen_idle_s) for p in stage.publishers.values())

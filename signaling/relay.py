@@ -94,8 +94,8 @@ async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await _publish(node, request, handler, session)
     if node.registry.has_room(session):
         response = await handler(request)
-        if response.status == 201:
-            await _follow_now(node, session)
+        if response.status == 201:  # in the background: the answer goes out now
+            node.registry.spawn(_follow_now(node, session))
         return response
     other = node.with_room(session)
     if other is None:
