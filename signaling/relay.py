@@ -38,6 +38,7 @@ from signaling.errors import (
     Unavailable,
 )
 from signaling.http_errors import failure_response
+from signaling.keys import HOST
 from signaling.node import Node
 from signaling.sdp import parse_offer
 
@@ -163,7 +164,11 @@ async def _forward(node: Node, request: web.Request, url: str) -> web.StreamResp
     headers = {k: request.headers[k] for k in PASS_REQUEST if k in request.headers}
     headers.update(node.cluster.sign(request.method, request.path_qs, b""))
     headers[FORWARDED_HEADER] = "1"
-    headers["X-Forwarded-For"] = request.remote or ""
+    # The client's address as this node judges it (its proxy rule): the target
+    # applies per-address caps and rate limits to the client, not to us.
+    host = request.app.get(HOST)
+    address = host.address_of(request) if host is not None and host.address_of else None
+    headers["X-Forwarded-For"] = address or request.remote or ""
     assert node.http is not None
     try:
         async with node.http.request(
