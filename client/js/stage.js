@@ -181,6 +181,8 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
   await open().catch((e) => scheduleRetry(e.message));
   return {
     get pc() { return pc; },
+    // The WHEP resource (its id names the process serving this page's media).
+    get resource() { return resource; },
     slots,
     async stats() {
       if (!pc) return [];

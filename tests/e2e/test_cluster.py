@@ -107,19 +107,18 @@ async def _crashes(c: Cluster, browser: Any, front: str, session: str, speaker: 
     assert sum("1 / 0" in r for r in rows) == 2 and any("0 / 2" in r for r in rows), rows
     await admin.close()
     edges = [p for p in c.procs if p is not holder]
-    on: dict[ServerProcess, int] = {}
-
-    async def counted() -> bool:
-        on.update({p: (await c.me(p))["audience"].get(session, 0) for p in edges})
-        return sorted(on.values()) == [2, 3]  # two aiortc viewers each, and Chromium
-
-    await eventually(counted, 10, "each edge's audience in the directory")
-    edge = next(p for p in edges if on[p] == 3)
+    # The process serving the page's media: its resource id names it.
+    resource = await page.evaluate("() => window.halqaStage.resource")
+    serving = resource.rsplit("/", 1)[-1].split(".")[0]
+    ids = {p: await c.node_of(p) for p in edges}
+    edge = next(p for p in edges if ids[p] == serving)
     other = next(p for p in edges if p is not edge)
 
     killed = time.monotonic()
     edge.kill()
     took = await resumed_after(page, peers[other], killed, timeout=10)
+    moved = await page.evaluate("() => window.halqaStage.resource")
+    assert moved != resource, "the page kept its connection to a dead process"
     print(f"edge SIGKILL -> Chromium viewer decoding again after {took:.2f} s")
     assert took <= 3.0, f"the Chromium viewer resumed {took:.2f} s after its process died"
     edges = [other]
