@@ -137,6 +137,34 @@ async def test_finding1_revocation_reaches_every_process(tmp_path: Path, redis_u
             await pub.close()
 
 
+async def test_finding1_cli_revoke_cuts_a_running_server(tmp_path: Path, redis_url: str) -> None:
+    """`halqa revoke` is another process: it tells running servers through Redis."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    async with app_server(tmp_path / "srv", database_url=db, redis_url=redis_url) as halqa:
+        s1 = (await halqa.session_ids())[0]
+        reg = find_registry(halqa)
+        spk, _ = await invite(halqa, "speaker", s1)
+        pub = await whip_publish(halqa.http, halqa.url, s1, spk)
+        try:
+            await wait_for(lambda: bool(reg.live_sessions()), what="speaker live")
+            env = {**os.environ, "HALQA_DATA_DIR": str(tmp_path / "cli"),
+                   "HALQA_DATABASE_URL": db, "HALQA_REDIS_URL": redis_url,
+                   "HALQA_EVENT_FILE": str(ROOT / "config" / "demo-event.toml")}
+            out = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "server", "revoke", spk], cwd=ROOT,
+                env=env, capture_output=True, text=True, timeout=60, check=False)
+            assert out.stdout.strip() == "revoked", out.stderr
+            await wait_for(lambda: not reg.live_sessions(), timeout=1.0,
+                           what="speaker cut by halqa revoke")
+        finally:
+            await pub.close()
+
+
 # -- 2. one person cannot lock every viewer out --------------------------------
 
 async def test_finding2_unknown_sessions_refused_before_any_resource(live_app: Halqa) -> None:
