@@ -57,7 +57,7 @@ class MediaSettings(BaseModel):
     max_viewers_per_address: int = Field(default=50, ge=1)
     # A viewer that has not connected this long after its offer is dropped
     # (browsers connect in ~1 s); it counts against the caps meanwhile.
-    pending_timeout_s: float = Field(default=6.0, gt=0)
+    pending_timeout_s: float = Field(default=10.0, gt=0)
 
     # TURN with time-limited credentials (coturn's use-auth-secret, the "TURN
     # REST API"): each client gets a username "<expiry>:halqa" and its HMAC
