@@ -130,6 +130,9 @@ class InteractionSettings(BaseModel):
     reaction_rate: int = Field(10, ge=1)
     reaction_rate_window: float = Field(5.0, gt=0)
     reaction_tick: float = Field(0.25, ge=0.05, le=5.0)
+    # Any interaction event, per connection per second (server/realtime/common.py
+    # `flooding`): the cheapest protection, checked before the per-identity rates.
+    flood_events: int = Field(20, ge=1)
 
 
 class Settings(BaseSettings):

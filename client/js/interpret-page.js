@@ -99,10 +99,13 @@ async function main() {
     return;
   }
   $("console-title").textContent = t("interp.console_for", { language: t(`interp.lang.${me.language}`) });
-  $("desk").hidden = false;
   socket.on("stage:update", (snap) => { if (snap?.session === sessionId) { snapshot = snap; drawBooth(); } });
-  const floor = await mountWatch($("floor"), socket, sessionId, token, { languages: false });
-  $("floor-volume").addEventListener("input", (e) => floor.mix.setFloorVolume(Number(e.target.value) / 100));
+  // Every control is wired before the desk shows: the floor's own connection
+  // (mountWatch) may take seconds on a busy server, and a click on "start"
+  // meanwhile must not be lost. The interpreter can go on air before hearing it.
+  let floor = null;
+  const floorVolume = () => floor?.mix.setFloorVolume(Number($("floor-volume").value) / 100);
+  $("floor-volume").addEventListener("input", floorVolume);
   $("start").addEventListener("click", start);
   $("stop").addEventListener("click", stop);
   $("cough").addEventListener("click", cough);
@@ -112,8 +115,11 @@ async function main() {
     if (!done?.ok) fail(hasKey(key) ? t(key) : done?.message);
   });
   document.addEventListener("halqa:lang", drawBooth);
-  await listMics().catch(() => {});
   drawBooth();
+  $("desk").hidden = false;
+  listMics().catch(() => {});
+  floor = await mountWatch($("floor"), socket, sessionId, token, { languages: false });
+  floorVolume(); // a volume chosen while the floor was still connecting
 }
 
 main();

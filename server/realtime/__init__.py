@@ -79,7 +79,8 @@ def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
         if "ban" in await active_sanctions(app[DB], principal.key, None):
             app[METRICS].socket_refused.inc()
             raise refused("banned", "you were removed from this event")
-        await sio.save_session(sid, {"principal": principal})
+        await sio.save_session(sid, {"principal": principal,
+                                     "flood_limit": app[SETTINGS].interaction.flood_events})
         await sio.enter_room(sid, grant_room(principal.token_id))
         await sio.enter_room(sid, user_room(principal.key))
         await enter_features(sio, sid, auth)

@@ -1,7 +1,7 @@
 """The handler shape every interaction event shares.
 
 `on(sio, event, Model)` registers a handler that: refuses a connection
-sending more than FLOOD_EVENTS events a second; validates the payload with a
+sending more than `interaction.flood_events` events a second; validates the payload with a
 strict pydantic model (wrong types, unknown fields → "invalid" naming the
 fields); calls the handler with the caller's Principal; turns a `Failure`
 (server/errors.py) into its error ack and any other exception into "internal"
@@ -26,7 +26,6 @@ from server.roles import Principal
 
 log = structlog.get_logger("halqa.realtime")
 PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence", PresenceTracker)
-FLOOD_EVENTS = 20  # per connection per second, any interaction event
 M = TypeVar("M", bound=BaseModel)
 Ack = dict[str, Any]
 Handler = Callable[[str, Principal, M], Awaitable[Ack]]
@@ -110,11 +109,12 @@ def failure_ack(failure: Failure) -> Ack:
 
 def flooding(session: dict[str, Any]) -> bool:
     # Per connection, in this process (a connection lives in one process):
-    # no shared-store round trip for the cheapest protection.
+    # no shared-store round trip for the cheapest protection. The limit was
+    # put in the session at connect (`interaction.flood_events`).
     now = time.monotonic()
     start, count = session.get("flood", (now, 0))
     count = int(count)
     if now - start >= 1.0:
         start, count = now, 0
     session["flood"] = (start, count + 1)
-    return count + 1 > FLOOD_EVENTS
+    return count + 1 > int(session["flood_limit"])

@@ -33,25 +33,34 @@ async def test_invite_prints_link_then_token_and_the_server_accepts_it(tmp_path:
     assert (tmp_path / "organizer-token").exists()
     assert (tmp_path / "organizer-token").read_text().strip() not in out.stdout
 
-    server = await ServerProcess(tmp_path, {}).start()
+    server = await ServerProcess(tmp_path, {}).start()  # returns once /readyz says 200
     try:
         client = socketio.AsyncClient(reconnection=False)
-        await client.connect(server.url, auth={"token": token}, transports=["websocket"])
+        # The client's default waits 1 s for the server's `connect` handler
+        # (token lookup and sanctions in the database): a loaded machine
+        # exceeds that ("Unexpected connection error"); 20 s still fails a
+        # server that never accepts.
+        try:
+            await client.connect(server.url, auth={"token": token}, transports=["websocket"],
+                                 wait_timeout=20)
+        except socketio.exceptions.ConnectionError as exc:
+            raise AssertionError(f"{exc!r}; server log: {server.log.read_text()[-3000:]}") from exc
         assert client.connected
         await client.disconnect()
     finally:
         server.stop()
 
-    assert halqa(tmp_path, "revoke", token).stdout.strip() == "revoked"
+    revoked = halqa(tmp_path, "revoke", token)
+    assert (revoked.returncode, revoked.stdout.strip()) == (0, "revoked"), revoked.stderr
     again = halqa(tmp_path, "revoke", token)
-    assert again.returncode == 1 and "no live token" in again.stderr
+    assert again.returncode == 1 and "no live token" in again.stderr, (again.stdout, again.stderr)
 
 
 def test_invite_refuses_an_unknown_session(tmp_path: Path) -> None:
     out = halqa(tmp_path, "invite", "speaker", "no-such-session")
-    assert out.returncode == 1 and "no session" in out.stderr
+    assert out.returncode == 1 and "no session" in out.stderr, (out.stdout, out.stderr)
     moderator = halqa(tmp_path, "invite", "moderator")
-    assert moderator.returncode == 0 and "/moderate#token=" in moderator.stdout
+    assert moderator.returncode == 0 and "/moderate#token=" in moderator.stdout, moderator.stderr
 
 
 def test_import_schedule_from_frab_json_and_toml(tmp_path: Path) -> None:
