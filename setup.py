@@ -17,7 +17,7 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 CLIENT = ROOT / "client"
 CLIENT_FOLDERS = ("js", "css", "i18n", "img")
-# Only the ES build the pages import (client/js/live.js), not all of node_modules.
+# Only the ES build the pages import (client/js/realtime.js), not all of node_modules.
 SOCKET_IO = CLIENT / "node_modules" / "socket.io-client" / "dist"
 SOCKET_IO_FILES = ("socket.io.esm.min.js", "socket.io.esm.min.js.map")
 # hls.js's ES build without subtitles/alternate audio/DRM (client/js/hls-view.js).

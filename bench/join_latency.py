@@ -26,7 +26,7 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 JOIN = """async ([sessionId, token]) => {
-  const { connect, request } = await import('/js/live.js');
+  const { connect, request } = await import('/js/realtime.js');
   const { watchStage } = await import('/js/stage.js');
   const socket = connect(token);
   await new Promise((ok) => socket.connected ? ok() : socket.once('connect', ok));

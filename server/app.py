@@ -11,9 +11,8 @@ from aiohttp import web
 
 import signaling
 from server import broadcasting, interpretation, revocation, stages
-from server.api import calendar, health, invites, program, registrations
+from server.api import audience, calendar, health, invites, program, registrations
 from server.api import hls as hls_api
-from server.api import live as live_api
 from server.api import report as report_api
 from server.api.common import errors_middleware, rate_limit, security_headers
 from server.api.pages import setup_pages
@@ -22,13 +21,13 @@ from server.config import Settings
 from server.db import Database
 from server.grants import Grants
 from server.hls import Signer, Store
-from server.keys import DB, GRANTS, LIVE, METRICS, PROGRAM_CACHE, SETTINGS
-from server.live import open_live_state
+from server.keys import DB, GRANTS, METRICS, PROGRAM_CACHE, SETTINGS, SHARED
 from server.metrics import Metrics
 from server.program import ProgramError, parse_program, program_is_empty, store_program
 from server.public_cache import ProgramCache
 from server.realtime import create_sio, setup_realtime
 from server.secrets_store import hls_secret, organizer_token
+from server.shared import open_shared_state
 from server.visitors import flusher
 
 log = structlog.get_logger("halqa")
@@ -48,7 +47,7 @@ def create_app(settings: Settings, internal_url: str | None = None) -> web.Appli
     pub = settings.public
     app[PROGRAM_CACHE] = ProgramCache(pub.refresh_s, pub.max_age_s, pub.stale_s)
     app.cleanup_ctx.append(_storage)
-    app.cleanup_ctx.append(_live_state)
+    app.cleanup_ctx.append(_shared_state)
 
     r = app.router
     r.add_get("/healthz", health.healthz)
@@ -70,7 +69,7 @@ def create_app(settings: Settings, internal_url: str | None = None) -> web.Appli
     hls = settings.hls
     hls_api.setup_routes(app, Signer(hls_secret(settings), hls.url_ttl_s, hls.url_window_s),
                          Store(settings.data_dir / "hls", hls))
-    live_api.setup_routes(app)  # interaction: /api/live, /api/attendance (server/api/live.py)
+    audience.setup_routes(app)  # /api/live, /api/attendance (server/api/audience.py)
     setup_realtime(app, create_sio(settings))
     signaling.setup(app, stages.media_host(app, cluster_config(settings, internal_url)))
     broadcasting.setup(app)  # after signaling: it watches the stages (server/broadcasting.py)
@@ -110,7 +109,7 @@ async def load_demo_if_empty(db: Database, event_file: Path) -> None:
     log.info("program_loaded", file=str(event_file), sessions=len(prog.sessions))
 
 
-async def _live_state(app: web.Application) -> AsyncIterator[None]:
-    app[LIVE] = await open_live_state(app[SETTINGS].redis_url)
+async def _shared_state(app: web.Application) -> AsyncIterator[None]:
+    app[SHARED] = await open_shared_state(app[SETTINGS].redis_url)
     yield
-    await app[LIVE].close()
+    await app[SHARED].close()

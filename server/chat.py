@@ -10,11 +10,11 @@ from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, NotFound, RateLimited
 from server.interaction import Refused, check_open_for_writing, iso, load_session
-from server.live import LiveState
 from server.models import utcnow
 from server.models_interaction import ChatMessage
 from server.moderation import check_can_write
 from server.roles import Principal
+from server.shared import SharedState
 from server.text import BadText, clean
 
 __all__ = ["ChatMessage", "delete", "history", "send", "view"]
@@ -32,7 +32,7 @@ def view(m: ChatMessage) -> dict[str, Any]:
 
 
 async def send(
-    db: Database, live: LiveState, cfg: InteractionSettings, principal: Principal,
+    db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
     session_id: str, text: str,
 ) -> dict[str, Any]:
     """Store one message; once this returns, the message survives a restart."""
@@ -44,14 +44,14 @@ async def send(
         raise Refused("too_long", max=cfg.chat_max_chars)
     # The rate limit comes first: a flood costs one counter hit per message,
     # never a database query.
-    if not await live.hit(f"chat:{principal.key}", cfg.chat_rate, cfg.chat_rate_window):
+    if not await shared.hit(f"chat:{principal.key}", cfg.chat_rate, cfg.chat_rate_window):
         raise RateLimited("rate_limited")
     async with db.transaction() as s:
         session = await load_session(s, session_id)
         await check_can_write(s, principal, session_id)
         check_open_for_writing(session, principal)
         moderator = principal.can_moderate(session_id)
-        if session.slow_mode and not moderator and not await live.hit(
+        if session.slow_mode and not moderator and not await shared.hit(
             f"slow:{session_id}:{principal.key}", 1, session.slow_mode
         ):
             raise Refused("slow_mode", seconds=session.slow_mode)

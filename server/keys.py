@@ -12,15 +12,15 @@ if TYPE_CHECKING:
     from server.db import Database
     from server.grants import Grants
     from server.hls import Signer, Store
-    from server.live import LiveState
     from server.metrics import Metrics
     from server.public_cache import ProgramCache
+    from server.shared import SharedState
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
 GRANTS: web.AppKey[Grants] = web.AppKey("grants")
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
-LIVE: web.AppKey[LiveState] = web.AppKey("live")
+SHARED: web.AppKey[SharedState] = web.AppKey("shared_state")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 PROGRAM_CACHE: web.AppKey[ProgramCache] = web.AppKey("program_cache")
 HLS_SIGNER: web.AppKey[Signer] = web.AppKey("hls_signer")

@@ -19,10 +19,10 @@ from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, NotFound
 from server.interaction import Refused, iso, load_session, session_settings
-from server.live import LiveState
 from server.models import Participant, Session, utcnow
 from server.models_interaction import ChatMessage, Question, Sanction
 from server.roles import Principal, Role
+from server.shared import SharedState
 
 SanctionAction = Literal["mute", "unmute", "ban", "unban"]
 # subject_name of a sanction made through an anonymous question (registered
@@ -173,7 +173,7 @@ async def list_sanctions(
         ]
 
 
-async def banned_connections(db: Database, live: LiveState, change: SanctionChange) -> set[str]:
+async def banned_connections(db: Database, shared: SharedState, change: SanctionChange) -> set[str]:
     """The connections (Socket.IO sids, from the shared presence store, so in
     every process) a ban removes: in its session, or in every session."""
     if change.session_id is not None:
@@ -183,7 +183,7 @@ async def banned_connections(db: Database, live: LiveState, change: SanctionChan
             sessions = list(await s.scalars(select(Session.id)))
     conns: set[str] = set()
     for session_id in sessions:
-        conns.update(await live.presence_conns(session_id, change.subject_key))
+        conns.update(await shared.presence_conns(session_id, change.subject_key))
     return conns
 
 

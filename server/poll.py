@@ -31,11 +31,11 @@ from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, Invalid, NotFound, RateLimited
 from server.interaction import Refused, iso, load_session
-from server.live import LiveState
 from server.models import utcnow
 from server.models_poll import Poll, PollBallot
 from server.moderation import check_can_write
 from server.roles import Principal, Role
+from server.shared import SharedState
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
 
@@ -109,13 +109,13 @@ async def _managed(s: AsyncSession, principal: Principal, poll_id: int) -> Poll:
     return p
 
 
-async def _limit(live: LiveState, cfg: InteractionSettings, principal: Principal) -> None:
-    if not await live.hit(f"poll:{principal.key}", cfg.poll_rate, cfg.poll_rate_window):
+async def _limit(shared: SharedState, cfg: InteractionSettings, principal: Principal) -> None:
+    if not await shared.hit(f"poll:{principal.key}", cfg.poll_rate, cfg.poll_rate_window):
         raise RateLimited("rate_limited")
 
 
 async def create(
-    db: Database, live: LiveState, cfg: InteractionSettings, principal: Principal,
+    db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
     session_id: str, question: str, options: list[str], multiple: bool, anonymous: bool,
 ) -> Change:
     question = question.strip()
@@ -130,7 +130,7 @@ async def create(
         raise Invalid("options", max_chars=cfg.poll_option_chars)
     if not can_run(principal, session_id):
         raise Forbidden("forbidden")
-    await _limit(live, cfg, principal)
+    await _limit(shared, cfg, principal)
     async with db.transaction() as s:
         await load_session(s, session_id)
         p = Poll(session_id=session_id, question=question, options=options,
@@ -141,10 +141,10 @@ async def create(
         return await _change(s, p)
 
 
-async def remove(db: Database, live: LiveState, cfg: InteractionSettings,
+async def remove(db: Database, shared: SharedState, cfg: InteractionSettings,
                  principal: Principal, poll_id: int) -> Change:
     """Delete a draft (polls that were open stay, for the report)."""
-    await _limit(live, cfg, principal)
+    await _limit(shared, cfg, principal)
     async with db.transaction() as s:
         p = await _managed(s, principal, poll_id)
         if p.state != "draft":
@@ -154,10 +154,10 @@ async def remove(db: Database, live: LiveState, cfg: InteractionSettings,
         return Change(p.session_id, {**change.full, "state": "deleted"}, None)
 
 
-async def transition(db: Database, live: LiveState, cfg: InteractionSettings,
+async def transition(db: Database, shared: SharedState, cfg: InteractionSettings,
                      principal: Principal, poll_id: int, action: str) -> list[Change]:
     """open (closing the session's open poll, if any), reveal, close."""
-    await _limit(live, cfg, principal)
+    await _limit(shared, cfg, principal)
     async with db.transaction() as s:
         p = await _managed(s, principal, poll_id)
         changed = [p]
@@ -213,11 +213,11 @@ def voter_of(p: Poll, principal: Principal) -> str | None:
 
 
 async def vote(
-    db: Database, live: LiveState, cfg: InteractionSettings, principal: Principal,
+    db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
     poll_id: int, choices: list[int], joined: Callable[[str], bool],
 ) -> dict[str, Any]:
     """`joined(session_id)`: whether the caller's connection is in the session."""
-    if not await live.hit(f"pollvote:{principal.key}", cfg.poll_vote_rate,
+    if not await shared.hit(f"pollvote:{principal.key}", cfg.poll_vote_rate,
                           cfg.poll_vote_rate_window):
         raise RateLimited("rate_limited")
     async with db.transaction() as s:

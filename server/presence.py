@@ -1,8 +1,8 @@
 """Presence: who is in which session, and the viewer counts shown to clients.
 
-The shared truth is in LiveState (Redis across processes). This per-process
+The shared truth is in SharedState (Redis across processes). This per-process
 tracker remembers which of *its* connections joined which session, so it can
-(1) refresh all of them in one LiveState call per heartbeat, (2) leave them on
+(1) refresh all of them in one SharedState call per heartbeat, (2) leave them on
 disconnect, and (3) report each session's counts through `on_counts` at most
 once a second, only when they changed. The realtime layer supplies
 `on_counts` (it pushes `presence:count` to this process's own clients), and
@@ -27,10 +27,10 @@ from server import attendance, chat, question
 from server.config import InteractionSettings
 from server.db import Database
 from server.interaction import Refused, load_session, session_settings
-from server.live import Counts, LiveState, Presence
 from server.models import Session
 from server.moderation import sanctions_in
 from server.roles import Principal, Role
+from server.shared import Counts, Presence, SharedState
 
 log = structlog.get_logger("halqa.presence")
 COUNT_INTERVAL = 1.0
@@ -46,9 +46,9 @@ class Stay:
 
 
 class PresenceTracker:
-    def __init__(self, live: LiveState, db: Database, on_counts: CountsListener,
+    def __init__(self, shared: SharedState, db: Database, on_counts: CountsListener,
                  ttl: float) -> None:
-        self.live, self.db, self.on_counts, self.ttl = live, db, on_counts, ttl
+        self.shared, self.db, self.on_counts, self.ttl = shared, db, on_counts, ttl
         self.stays: dict[str, dict[str, Stay]] = {}  # sid → session → stay
         self._shown: dict[str, Counts] = {}
         self._peak_saved: dict[str, int] = {}
@@ -64,8 +64,8 @@ class PresenceTracker:
         p = Presence(session_id, principal.key, sid, principal.name)
         if principal.role is not Role.participant:
             self.stays.setdefault(sid, {})[session_id] = Stay(p, False, None)
-            return (await self.live.presence_counts([session_id]))[session_id]
-        counts = await self.live.presence_join(p, self.ttl)
+            return (await self.shared.presence_counts([session_id]))[session_id]
+        counts = await self.shared.presence_join(p, self.ttl)
         if not self.joined(sid, session_id):
             att = await attendance.open_stay(self.db, session_id, principal)
             self.stays.setdefault(sid, {})[session_id] = Stay(p, True, att)
@@ -77,7 +77,7 @@ class PresenceTracker:
             self.stays.pop(sid, None)
         if stay is None or not stay.counted:
             return
-        await self.live.presence_leave(session_id, stay.presence.key, sid)
+        await self.shared.presence_leave(session_id, stay.presence.key, sid)
         if stay.attendance_id is not None:
             await attendance.close_stays(self.db, [stay.attendance_id])
 
@@ -88,7 +88,7 @@ class PresenceTracker:
     async def refresh(self) -> None:
         """One heartbeat for every counted connection of this process."""
         stays = [st for by in self.stays.values() for st in by.values() if st.counted]
-        await self.live.presence_refresh([st.presence for st in stays], self.ttl)
+        await self.shared.presence_refresh([st.presence for st in stays], self.ttl)
         await attendance.touch(self.db, [st.attendance_id for st in stays
                                          if st.attendance_id is not None])
 
@@ -96,7 +96,7 @@ class PresenceTracker:
         sessions = sorted(self.sessions())
         if not sessions:
             return
-        for session_id, counts in (await self.live.presence_counts(sessions)).items():
+        for session_id, counts in (await self.shared.presence_counts(sessions)).items():
             if self._shown.get(session_id) != counts:
                 self._shown[session_id] = counts
                 await self.on_counts(session_id, counts)
@@ -114,7 +114,7 @@ class PresenceTracker:
             try:
                 # A restarted Redis has forgotten everyone: write this
                 # process's presence back now, not at the next heartbeat.
-                generation = await self.live.generation()
+                generation = await self.shared.generation()
                 if tick % ticks_per_refresh == 0 or generation != self._generation:
                     await self.refresh()
                     self._generation = generation

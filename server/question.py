@@ -21,11 +21,11 @@ from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, NotFound, RateLimited
 from server.interaction import Refused, check_open_for_writing, iso, load_session
-from server.live import LiveState
 from server.models import utcnow
 from server.models_interaction import Question, QuestionVote
 from server.moderation import check_can_write
 from server.roles import Principal
+from server.shared import SharedState
 from server.text import BadText, clean
 
 PUBLIC = ("approved", "answered")
@@ -60,7 +60,7 @@ class Change:
 
 
 async def ask(
-    db: Database, live: LiveState, cfg: InteractionSettings, principal: Principal,
+    db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
     session_id: str, text: str, anonymous: bool,
 ) -> Change:
     try:
@@ -69,7 +69,7 @@ async def ask(
         raise Refused(exc.code) from None
     if len(text) > cfg.question_max_chars:
         raise Refused("too_long", max=cfg.question_max_chars)
-    if not await live.hit(f"question:{principal.key}", cfg.question_rate,
+    if not await shared.hit(f"question:{principal.key}", cfg.question_rate,
                           cfg.question_rate_window):
         raise RateLimited("rate_limited")
     async with db.transaction() as s:
@@ -88,12 +88,12 @@ async def ask(
 
 
 async def vote(
-    db: Database, live: LiveState, cfg: InteractionSettings, principal: Principal,
+    db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
     question_id: int, up: bool,
 ) -> Change:
     """Vote or unvote; the (question, voter) primary key makes a vote count once,
     whichever tab or process it comes from."""
-    if not await live.hit(f"vote:{principal.key}", cfg.vote_rate, cfg.vote_rate_window):
+    if not await shared.hit(f"vote:{principal.key}", cfg.vote_rate, cfg.vote_rate_window):
         raise RateLimited("rate_limited")
     async with db.transaction() as s:
         q = await s.get(Question, question_id)

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Invalid, RateLimited
-from server.live import LiveState
 from server.models_poll import ReactionTotal
 from server.moderation import check_can_write
 from server.roles import Principal
+from server.shared import SharedState
 
 # name → what the client shows (docs/protocol.md); names are the wire format.
 REACTIONS: dict[str, str] = {
@@ -32,11 +32,11 @@ REACTIONS: dict[str, str] = {
 Counts = dict[str, dict[str, int]]  # session → reaction → count
 
 
-async def check(db: Database, live: LiveState, cfg: InteractionSettings, principal: Principal,
+async def check(db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
                 session_id: str, reaction: str) -> None:
     if reaction not in REACTIONS:
         raise Invalid("unknown_reaction", allowed=list(REACTIONS))
-    if not await live.hit(f"reaction:{principal.key}", cfg.reaction_rate,
+    if not await shared.hit(f"reaction:{principal.key}", cfg.reaction_rate,
                           cfg.reaction_rate_window):
         raise RateLimited("rate_limited")
     async with db.session() as s:

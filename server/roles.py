@@ -41,12 +41,8 @@ class Principal:
             return f"t{self.token_id}"
         return "organizer"
 
-    def can_watch(self, session_id: str) -> bool:
-        if self.role in (Role.participant, Role.organizer):
-            return True
-        # A speaker or moderator bound to another session is still a registered
-        # member of the event and may watch it.
-        return True
+    # Watching needs no method: every valid token may watch every session (a
+    # speaker or moderator bound to another session is still a member of the event).
 
     def can_publish(self, session_id: str) -> bool:
         if self.role is Role.organizer:

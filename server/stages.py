@@ -5,7 +5,7 @@ settings, a token resolver that turns a grant into signaling's `Caller`, and
 the Socket.IO server (server/realtime/stage.py).
 
 Each process says every few seconds which stages it hosts with a speaker on
-air (LiveState, Redis when configured); the program reads the union, so a
+air (SharedState, Redis when configured); the program reads the union, so a
 viewer on any process sees the same "live" flag. A crashed process stops
 saying it and its stages expire by themselves.
 """
@@ -23,7 +23,7 @@ from aiohttp import web
 import signaling
 from server.api.common import client_ip
 from server.errors import Forbidden, NotFound
-from server.keys import DB, GRANTS, LIVE, SETTINGS, SIO
+from server.keys import DB, GRANTS, SETTINGS, SHARED, SIO
 from server.models import Session
 from server.moderation import sanctions_in
 from server.roles import Principal, Role
@@ -105,7 +105,7 @@ def client_address(request: web.Request) -> str:
 
 async def live_sessions(app: web.Application) -> set[str]:
     # This process's own stages count at once; the others' within a beat.
-    return signaling.live_sessions(app) | await app[LIVE].stages_live()
+    return signaling.live_sessions(app) | await app[SHARED].stages_live()
 
 
 async def beacon(app: web.Application) -> AsyncIterator[None]:
@@ -114,7 +114,7 @@ async def beacon(app: web.Application) -> AsyncIterator[None]:
     async def beat() -> None:
         while True:
             try:
-                await app[LIVE].stages_set(node, signaling.live_sessions(app), TTL_S)
+                await app[SHARED].stages_set(node, signaling.live_sessions(app), TTL_S)
             except Exception as exc:  # Redis away: say so, keep beating
                 log.warning("stage_beacon_failed", error=repr(exc))
             await asyncio.sleep(BEAT_S)
@@ -125,4 +125,4 @@ async def beacon(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     with contextlib.suppress(Exception):
-        await app[LIVE].stages_set(node, (), TTL_S)
+        await app[SHARED].stages_set(node, (), TTL_S)

@@ -25,9 +25,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server.api.common import client_ip
-from server.keys import DB, LIVE
-from server.live import LiveState
+from server.keys import DB, SHARED
 from server.models_hls import SiteVisitors
+from server.shared import SharedState
 
 log = structlog.get_logger("halqa.visitors")
 FLUSH_S = 60.0
@@ -47,16 +47,16 @@ def digest(salt: str, address: str, user_agent: str) -> str:
     return mac.hexdigest()[:20]
 
 
-async def count(live: LiveState, address: str, user_agent: str) -> None:
+async def count(shared: SharedState, address: str, user_agent: str) -> None:
     day, left = _today()
-    salt = await live.visitor_salt(day, left)  # the salt dies with the day
-    await live.visitor_add(day, digest(salt, address, user_agent), left + KEEP_AFTER_DAY_S)
+    salt = await shared.visitor_salt(day, left)  # the salt dies with the day
+    await shared.visitor_add(day, digest(salt, address, user_agent), left + KEEP_AFTER_DAY_S)
 
 
 async def count_request(request: web.Request) -> None:
     """Count a page load; never fails the page (the figure is best effort)."""
     try:
-        await count(request.app[LIVE], client_ip(request),
+        await count(request.app[SHARED], client_ip(request),
                     request.headers.get("User-Agent", "")[:300])
     except Exception as exc:  # Redis away: the page still loads
         log.warning("visitor_not_counted", error=repr(exc))
@@ -67,7 +67,7 @@ async def flush(app: web.Application) -> None:
     today, _ = _today()
     yesterday = (dt.date.fromisoformat(today) - dt.timedelta(days=1)).isoformat()
     for day in (yesterday, today):
-        n = await app[LIVE].visitor_count(day)
+        n = await app[SHARED].visitor_count(day)
         if not n:
             continue
         async with app[DB].transaction() as s:

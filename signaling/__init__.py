@@ -69,14 +69,14 @@ async def _stages(app: web.Application) -> AsyncIterator[None]:
     from signaling.cluster import ClusterConfig
     from signaling.directory import open_directory
     from signaling.node import Node
-    from signaling.relay import NODE_KEY, program_elsewhere, snapshot
+    from signaling.relay import NODE_KEY, on_air_elsewhere, snapshot
 
     cluster = host.cluster or ClusterConfig.single()
     directory = await open_directory(cluster.directory_url)
     node = Node(registry, cluster, directory)
     app[NODE_KEY] = node
     registry.lookup = lambda session: snapshot(node, session)
-    registry.program_elsewhere = lambda session, pub: program_elsewhere(node, session, pub)
+    registry.on_air_elsewhere = lambda session, pub: on_air_elsewhere(node, session, pub)
     registry.start()
     await node.start()
     yield

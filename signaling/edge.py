@@ -2,7 +2,7 @@
 
 The pull is a WHEP-style peer connection from the edge (offerer, receive-only)
 to the holder, with every slot of the stage: `positions × 3` sections laid out
-as the watch page's (audio, camera, screen per position), then the program's
+as the watch page's (audio, camera, screen per position), then the on-air speaker's
 audio and video. On the holder it is one `Viewer` in mode "pull"; on the edge
 each section feeds a `SourceTrack`, and the edge's own viewers subscribe to
 those exactly as origin viewers subscribe to publishers' tracks: same RTP
@@ -40,7 +40,7 @@ PULL_PATH = "/internal/pull/{session_id}"
 
 
 def pull_kinds(positions: int) -> list[str]:
-    """Section kinds of a pull offer: every position's slots, then the program."""
+    """Section kinds of a pull offer: every position's slots, then who is on air."""
     slots = ["audio" if LABELS[i % 3] == "audio" else "video" for i in range(positions * 3)]
     return [*slots, "audio", "video"]
 
@@ -103,8 +103,8 @@ class Pull:
         offer = self.pc.localDescription.sdp
         lines = parse_offer(offer, want="recv")
         for i, (transceiver, line) in enumerate(zip(self.pc.getTransceivers(), lines, strict=True)):
-            program = i >= self.positions * 3
-            label = ("audio" if line.kind == "audio" else "camera") if program else LABELS[i % 3]
+            on_air = i >= self.positions * 3
+            label = ("audio" if line.kind == "audio" else "camera") if on_air else LABELS[i % 3]
             receiver = transceiver.receiver
 
             def ask(ssrc: int, receiver: Any = receiver) -> None:

@@ -4,7 +4,7 @@ A `SourceTrack` receives the publisher's packets (already SRTP-decrypted and
 RTX-unwrapped by aiortc) and hands each one to every `OutStream` subscribed to
 it. An `OutStream` is one viewer's slot (one SSRC): it rewrites payload type,
 sequence number, timestamp and SSRC so the viewer sees one continuous stream
-even when the slot's source changes (speaker reload, program switch), and it
+even when the slot's source changes (speaker reload, a new speaker on air), and it
 only starts a video source at a keyframe.
 """
 
@@ -47,7 +47,6 @@ class SourceTrack:
         self.ssrc: int | None = None
         self.packets = 0
         self.last_packet_at = 0.0
-        self.keyframes_asked = 0
         self._kf_last = 0.0
         self._kf_timer: asyncio.TimerHandle | None = None
         self._min_interval = min_interval
@@ -117,7 +116,6 @@ class SourceTrack:
             # No packet yet: nothing to ask; the first keyframe is on its way.
             return
         self._kf_last = time.monotonic()
-        self.keyframes_asked += 1
         self._ask(self.ssrc)
 
     def close(self) -> None:
@@ -143,7 +141,7 @@ class OutStream:
     def __init__(self, kind: str, label: str, position: int) -> None:
         self.kind = kind
         self.label = label  # "audio" | "camera" | "screen"
-        self.position = position  # publisher position on the stage; -1 = program
+        self.position = position  # publisher position on the stage; -1 = whoever is on air
         self.clock = 48000 if kind == "audio" else 90000
         self.ssrc = 0
         self.pts: dict[str, int] = {}  # mime -> viewer payload type

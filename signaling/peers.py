@@ -127,7 +127,7 @@ async def open_viewer(
                 out = OutStream("audio", INTERPRETATION, -1)
             elif mode in ("browser", "pull") and i < slots:
                 out = OutStream(transceiver.kind, LABELS[i % 3], i // 3)
-            elif mode == "pull":  # the program's audio and video, after the slots
+            elif mode == "pull":  # the on-air speaker's audio and video, after the slots
                 label = "audio" if transceiver.kind == "audio" else "camera"
                 out = OutStream(transceiver.kind, label, -1)
             else:

@@ -41,7 +41,7 @@ class StageRegistry:
         # The stage as its holder sees it, whichever node holds it (the node sets it).
         self.lookup: Callable[[str], Awaitable[dict[str, Any]]] | None = None
         # Choosing the program where the stage's publishers are (the node sets it).
-        self.program_elsewhere: Callable[[str, str | None], Awaitable[dict[str, Any]]] | None = None
+        self.on_air_elsewhere: Callable[[str, str | None], Awaitable[dict[str, Any]]] | None = None
 
     # -- plumbing -----------------------------------------------------------
     def spawn(self, coro: Any) -> None:
@@ -188,12 +188,7 @@ class StageRegistry:
         # A speaker, or an interpreter (signaling/interpretation.py): the
         # booth puts the next interpreter on air when this one was.
         if stage.publishers.get(pub.id) is pub or stage.booths.remove(pub):
-            stage.publishers.pop(pub.id, None)
-            for track in pub.tracks.values():
-                track.close()
-            if notify:
-                stage.rebind()
-                stage.changed()
+            stage.remove_publisher(pub, notify=notify)
         await close_pc(pub.pc)
         self._drop_if_empty(stage)
 
@@ -312,12 +307,12 @@ class StageRegistry:
         else:
             await self.close_viewer(stage, res)
 
-    async def choose_program(self, session_id: str, publisher_id: str | None) -> dict[str, Any]:
-        """`set_program` on the node holding the stage, whichever node is asked."""
+    async def choose_on_air(self, session_id: str, publisher_id: str | None) -> dict[str, Any]:
+        """`put_on_air` on the node holding the stage, whichever node is asked."""
         stage = self.stages.get(session_id)
-        if (stage is None or not stage.publishers) and self.program_elsewhere is not None:
-            return await self.program_elsewhere(session_id, publisher_id)
-        return self.set_program(session_id, publisher_id).snapshot()
+        if (stage is None or not stage.publishers) and self.on_air_elsewhere is not None:
+            return await self.on_air_elsewhere(session_id, publisher_id)
+        return self.put_on_air(session_id, publisher_id).snapshot()
 
     def close_owner(self, owner: str, session_id: str | None = None) -> int:
         """Revocation: close every resource (publisher or viewer) of one identity
@@ -339,11 +334,11 @@ class StageRegistry:
                 closed += 1
         return closed
 
-    def set_program(self, session_id: str, publisher_id: str | None) -> Stage:
+    def put_on_air(self, session_id: str, publisher_id: str | None) -> Stage:
         stage = self.stages.get(session_id)
         if stage is None or (publisher_id is not None and publisher_id not in stage.publishers):
             raise NotFound("not_found", "no such speaker live on this stage")
-        stage.program_id = publisher_id
+        stage.on_air_id = publisher_id
         stage.rebind()
         stage.changed()
         return stage

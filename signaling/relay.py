@@ -254,7 +254,7 @@ async def stage_get(request: web.Request) -> web.StreamResponse:
     return web.json_response(node.registry.snapshot(request.match_info["session_id"]))
 
 
-async def program_post(request: web.Request) -> web.StreamResponse:
+async def on_air_post(request: web.Request) -> web.StreamResponse:
     """Another node's moderator chose who is on air; the holder applies it."""
     node = request.app[NODE_KEY]
     body = await _read(request, 4096)
@@ -265,20 +265,20 @@ async def program_post(request: web.Request) -> web.StreamResponse:
             raise TypeError
     except (ValueError, KeyError, TypeError):
         return _error(BadRequest("invalid", "expected {\"publisher\": id | null}"))
-    stage = node.registry.set_program(request.match_info["session_id"], publisher)
+    stage = node.registry.put_on_air(request.match_info["session_id"], publisher)
     return web.json_response(stage.snapshot())
 
 
-async def program_elsewhere(node: Node, session: str, publisher: str | None) -> dict[str, Any]:
-    """Forward a moderator's program choice to the stage's holder."""
+async def on_air_elsewhere(node: Node, session: str, publisher: str | None) -> dict[str, Any]:
+    """Forward a moderator's on-air choice to the stage's holder."""
     try:
         holder = (await node.directory.holders([session]))[session]
     except Exception:
         holder = None
     url = node.url_of(holder) if holder and holder != node.id else None
     if url is None or node.http is None:
-        return node.registry.set_program(session, publisher).snapshot()  # says not_found
-    path = f"/internal/program/{session}"
+        return node.registry.put_on_air(session, publisher).snapshot()  # says not_found
+    path = f"/internal/program/{session}"  # wire name kept (nodes of two versions)
     body = json.dumps({"publisher": publisher}).encode()
     headers = {**node.cluster.sign("POST", path, body), "Content-Type": "application/json"}
     try:
@@ -291,7 +291,7 @@ async def program_elsewhere(node: Node, session: str, publisher: str | None) -> 
             if r.status == 404:
                 raise NotFound(error.get("code", "not_found"), error.get("message", ""))
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        log.warning("program of %s: holder %s did not answer: %r", session, holder, exc)
+        log.warning("on-air choice for %s: holder %s did not answer: %r", session, holder, exc)
     raise Unavailable("node_unavailable", "the stage's node did not answer; retry", retry_after=1)
 
 
@@ -334,4 +334,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(PULL_PATH, _answers(pull_post))
     app.router.add_delete(PULL_PATH + "/{resource_id}", _answers(pull_delete))
     app.router.add_get("/internal/stage/{session_id}", _answers(stage_get))
-    app.router.add_post("/internal/program/{session_id}", _answers(program_post))
+    app.router.add_post("/internal/program/{session_id}", _answers(on_air_post))

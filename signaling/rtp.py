@@ -94,7 +94,3 @@ def is_keyframe_start(mime: str, payload: bytes) -> bool:
         return h264_keyframe_start(payload)
     return True  # audio: every packet is a fine place to start
 
-
-def seq_newer(a: int, b: int) -> bool:
-    """RFC 3550 sequence comparison: is `a` after `b` (mod 2**16)?"""
-    return a != b and ((a - b) & 0xFFFF) < 0x8000

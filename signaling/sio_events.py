@@ -1,4 +1,4 @@
-"""Socket.IO `stage:*` events: everyone follows the stage; moderators pick the program.
+"""Socket.IO `stage:*` events: everyone follows the stage; moderators pick who is on air.
 
 Media negotiation is not here: the watch page's 18-section offer (20-65 KB)
 is larger than a Socket.IO message may be, so it goes to
@@ -9,7 +9,8 @@ the page how to lay the slots out.
 
 Client -> server, through the app's shared handler (`Sockets.on`, host.py):
   stage:state   {session}               -> {ok, stage, ice_servers}
-  stage:program {session, publisher}    -> {ok, stage}   (moderators)
+  stage:program {session, publisher}    -> {ok, stage}   (moderators: who is on air;
+                                                          the wire keeps its first name)
 Server -> the session's followers:
   stage:update  <snapshot>  (see Stage.snapshot / docs/protocol.md, "Live stage")
 """
@@ -36,7 +37,7 @@ class StateIn(_Payload):
     session: SessionId
 
 
-class ProgramIn(_Payload):
+class OnAirIn(_Payload):
     session: SessionId
     publisher: str | None
 
@@ -57,11 +58,11 @@ def register(registry: StageRegistry, sio: Sockets) -> None:
         return {"stage": await registry.current(p.session),
                 "ice_servers": registry.media.ice_servers_json()}
 
-    async def program(sid: str, caller: Caller, p: ProgramIn) -> Ack:
+    async def put_on_air(sid: str, caller: Caller, p: OnAirIn) -> Ack:
         if not caller.can_moderate(p.session):
             raise Forbidden("forbidden", "only a moderator of this session chooses who is on air")
-        return {"stage": await registry.choose_program(p.session, p.publisher)}
+        return {"stage": await registry.choose_on_air(p.session, p.publisher)}
 
     sio.on("stage:state", StateIn, state)
-    sio.on("stage:program", ProgramIn, program)
+    sio.on("stage:program", OnAirIn, put_on_air)
     interpretation.register(registry, sio)  # interpretation:* (signaling/interpretation.py)

@@ -3,7 +3,12 @@
 Publishers sit at positions 0..max-1. A browser viewer has fixed slots, three
 per position (audio, camera, screen); each slot follows whoever holds that
 position, so a speaker who reloads lands in the same slots and viewers resume
-with no signaling at all. A WHEP viewer has two slots that follow the program.
+with no signaling at all. A WHEP viewer has two slots that follow who is on air.
+
+Words: the *on-air* publisher is the one a single-video player shows (the
+moderator's pick, else the first live); the event's schedule is the *program*
+(server/program.py). On the wire the on-air publisher keeps its first name,
+`program` (snapshot key and the `stage:program` event), so clients keep working.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class Publisher:
     tracks: dict[str, SourceTrack] = field(default_factory=dict)
     created_at: float = field(default_factory=time.monotonic)
     connected: bool = False
-    joined_seq: int = 0  # order of going live, for "first live" program default
+    joined_seq: int = 0  # order of going live, for the "first live" on-air default
 
     def screen_active(self, idle_s: float) -> bool:
         track = self.tracks.get("screen")
@@ -73,8 +78,8 @@ class Viewer:
     id: str
     session_id: str
     owner: str
-    # "whep" (follows the program) | "browser" (every position) | "pull"
-    # (another node: every position, then the program; see signaling/edge.py)
+    # "whep" (follows who is on air) | "browser" (every position) | "pull"
+    # (another node: every position, then who is on air; see signaling/edge.py)
     mode: str
     pc: RTCPeerConnection
     address: str = ""  # the client's network address (per-address caps)
@@ -121,7 +126,7 @@ class Stage:
         self.publishers: dict[str, Publisher] = {}
         self.booths = Booths()  # interpretation channels (signaling/booths.py)
         self.viewers: dict[str, Viewer] = {}
-        self.program_id: str | None = None
+        self.on_air_id: str | None = None  # the moderator's pick
         self._joined = 0
         self.screen_key: tuple[bool, ...] = ()
         self._last_emit = 0.0
@@ -144,23 +149,25 @@ class Stage:
         pub.joined_seq = self._joined
         self.publishers[pub.id] = pub
 
-    def remove_publisher(self, pub_id: str) -> Publisher | None:
-        pub = self.publishers.pop(pub_id, None)
-        if pub is not None:
-            for track in pub.tracks.values():
-                track.close()
+    def remove_publisher(self, pub: Publisher, *, notify: bool = True) -> None:
+        """Take a speaker (or an interpreter, already out of its booth) off the
+        stage: its tracks end and viewers' slots fall back (rebind) unless
+        `notify` is False (its replacement is about to take the position)."""
+        self.publishers.pop(pub.id, None)
+        for track in pub.tracks.values():
+            track.close()
+        if notify:
             self.rebind()
             self.changed()
-        return pub
 
     def publisher_at(self, position: int) -> Publisher | None:
         return next((p for p in self.publishers.values() if p.position == position), None)
 
     @property
-    def program(self) -> Publisher | None:
+    def on_air(self) -> Publisher | None:
         """The speaker on air: the moderator's pick, else the first one live."""
-        if self.program_id in self.publishers:
-            return self.publishers[self.program_id]
+        if self.on_air_id in self.publishers:
+            return self.publishers[self.on_air_id]
         live = [p for p in self.publishers.values() if p.connected]
         return min(live, key=lambda p: p.joined_seq) if live else None
 
@@ -179,11 +186,11 @@ class Stage:
         if viewer.mode == "whep" or out.position < 0:
             if out.kind == "audio" and (channel := self.booths.source(viewer.language)):
                 return channel  # `?audio=ar`; the floor whenever nobody is on air
-            pub = self.program
+            pub = self.on_air
             if pub is None:
                 return None
             if out.kind == "video":
-                # The program's screen share, when there is one, is what a
+                # The on-air speaker's screen share, when there is one, is what a
                 # single-video player should show; otherwise its camera.
                 if pub.screen_active(self.screen_idle_s):
                     return pub.tracks.get("screen")
@@ -211,11 +218,11 @@ class Stage:
 
     # -- what clients see ---------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        program = self.program
+        on_air = self.on_air
         return {
             "session": self.session_id,
             "live": self.live,
-            "program": program.id if program else None,
+            "program": on_air.id if on_air else None,  # wire name: who is on air
             "publishers": sorted(
                 (p.public(self.screen_idle_s) for p in self.publishers.values() if p.connected),
                 key=lambda p: p["position"],
@@ -232,7 +239,7 @@ class Stage:
     def changed(self) -> None:
         """Tell listeners if what clients see has changed (idempotent).
 
-        Speakers, screens and the program go out at once; a change of the
+        Speakers, screens and who is on air go out at once; a change of the
         viewer count alone at most every VIEWER_COUNT_EVERY seconds (the ticker
         calls this twice a second), so a crowd joining is not a broadcast storm.
         """

@@ -141,7 +141,7 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
     who = await caller(request)
     offer = await read_body(request, SDP)
     # `?layout=stage`: the browser watch page's fixed slots (every position);
-    # otherwise a plain WHEP player gets the program (one audio, one video).
+    # otherwise a plain WHEP player gets whoever is on air (one audio, one video).
     mode = "browser" if request.query.get("layout") == "stage" else "whep"
     # `?audio=ar`: the Arabic interpretation instead of the floor (interpretation.py).
     audio = request.query.get("audio")

@@ -9,7 +9,8 @@ import { barChart } from "./chart.js";
 import {
   applyDocument, countryName, formatNumber, lang, mountLanguageSwitcher, pickText, t,
 } from "./i18n.js";
-import { connect, request } from "./live.js";
+import { connect, request } from "./realtime.js";
+import { putOnAir } from "./stage.js";
 
 // The organizer credential is kept for this tab only, apart from any
 // participant token the same browser holds.
@@ -42,7 +43,7 @@ async function refreshLive() {
     if (stage?.publishers?.length) {
       for (const p of stage.publishers) {
         const b = el("button", { type: "button", "aria-pressed": String(stage.program === p.id) }, p.name);
-        b.addEventListener("click", () => putOnAir(s.session, p.id));
+        b.addEventListener("click", () => chooseOnAir(s.session, p.id));
         onAir.append(b, " ");
       }
     } else {
@@ -81,8 +82,8 @@ async function watchStage(sessionId) {
   if (reply?.ok) stages.set(sessionId, reply.stage);
 }
 
-async function putOnAir(sessionId, publisher) {
-  const reply = await request(socket, "stage:program", { session: sessionId, publisher });
+async function chooseOnAir(sessionId, publisher) {
+  const reply = await putOnAir(socket, sessionId, publisher);
   if (reply?.ok) {
     stages.set(sessionId, reply.stage);
     await refreshLive();

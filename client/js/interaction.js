@@ -1,6 +1,6 @@
 // Live interaction protocol: chat, questions, presence, moderation over the
 // shared Socket.IO connection. No DOM code here (views draw; this talks).
-import { request } from "./live.js";
+import { request } from "./realtime.js";
 
 // One join per connection and session, however many panels ask for it; a new
 // connection (socket.id changes on reconnect) joins again and gets fresh history.

@@ -4,7 +4,7 @@
 import { getSession, tokenFromFragment } from "./api.js";
 import { applyDocument, hasKey, mountLanguageSwitcher, pickText, t } from "./i18n.js";
 import { boothState, handOver, publishChannel, whoAmI } from "./interpretation.js";
-import { connect } from "./live.js";
+import { connect } from "./realtime.js";
 import { mountWatch } from "./watch-view.js";
 
 const $ = (id) => document.getElementById(id);

@@ -6,7 +6,7 @@
 // points it at a language and the server rewires it (no renegotiation).
 // Interpreting: WHIP with one audio section; `interpretation:handover` passes
 // the channel to the partner waiting in the queue.
-import { request } from "./live.js";
+import { request } from "./realtime.js";
 
 export const FLOOR = "floor";
 const STORE = "halqa.listen";

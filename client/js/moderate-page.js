@@ -7,7 +7,7 @@ import {
   moderateQuestion, sanction, subscribe, updateSession,
 } from "./interaction.js";
 import { errorText, h, timeOf, tr } from "./interaction-ui.js";
-import { connect } from "./live.js";
+import { connect } from "./realtime.js";
 import { mountPollAdmin } from "./poll-admin-view.js";
 
 const $ = (id) => document.getElementById(id);

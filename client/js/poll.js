@@ -1,7 +1,7 @@
 // Poll protocol: list, create, open/reveal/close/delete, vote; and the polls of
 // one session as pure data. No DOM code here (poll-view.js and
 // poll-admin-view.js draw).
-import { request } from "./live.js";
+import { request } from "./realtime.js";
 
 export const listPolls = (socket, session) => request(socket, "poll:list", { session });
 export const createPoll = (socket, session, question, options, { multiple = false, anonymous = false } = {}) =>

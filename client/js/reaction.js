@@ -1,6 +1,6 @@
 // Reaction protocol: the fixed set, sending one, hearing the per-tick counts.
 // No DOM code here (reaction-view.js draws).
-import { request } from "./live.js";
+import { request } from "./realtime.js";
 
 export const REACTIONS = { clap: "👏", heart: "❤️", laugh: "😂", think: "🤔", thumbsup: "👍", party: "🎉" };
 

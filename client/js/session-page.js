@@ -3,7 +3,7 @@
 import { ApiError, getSession, tokenFromFragment } from "./api.js";
 import { applyDocument, countryName, formatDay, formatEventTime, mountLanguageSwitcher, pickText, t } from "./i18n.js";
 import { onJoined } from "./interaction.js";
-import { connect } from "./live.js";
+import { connect } from "./realtime.js";
 
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
 let session = null;

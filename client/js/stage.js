@@ -8,7 +8,7 @@
 // position, so speakers joining, leaving, sharing or reloading never need a
 // renegotiation: the page only redraws from `stage:update`.
 
-import { request } from "./live.js";
+import { request } from "./realtime.js";
 
 export const LABELS = ["audio", "camera", "screen"];
 
@@ -184,12 +184,6 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
     // The WHEP resource (its id names the process serving this page's media).
     get resource() { return resource; },
     slots,
-    async stats() {
-      if (!pc) return [];
-      const out = [];
-      (await pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp") out.push(r); });
-      return out;
-    },
     close() {
       closed = true;
       clearTimeout(retryTimer);
@@ -249,7 +243,8 @@ export async function publish(sessionId, token, { audio, video, iceServers = [] 
   };
 }
 
-// Moderators choose who is on air (what WHEP players get).
-export function setProgram(socket, sessionId, publisherId) {
+// Moderators choose who is on air (what WHEP players get). The wire event keeps
+// its first name, stage:program.
+export function putOnAir(socket, sessionId, publisherId) {
   return request(socket, "stage:program", { session: sessionId, publisher: publisherId });
 }

@@ -2,7 +2,7 @@
 import { getSession, tokenFromFragment } from "./api.js";
 import { applyDocument, formatNumber, mountLanguageSwitcher, pickText, t } from "./i18n.js";
 import { joinSession } from "./interaction.js";
-import { connect, request } from "./live.js";
+import { connect, request } from "./realtime.js";
 import { mountPollAdmin } from "./poll-admin-view.js";
 import { mountSpeakerQuestions } from "./questions-view.js";
 import { mountReactionOverlay } from "./reaction-view.js";

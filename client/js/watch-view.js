@@ -126,8 +126,7 @@ export async function mountWatch(root, socket, sessionId, token, { languages = t
       root.dataset.error = err.code ?? "error"; // playback.js falls back to HLS on stage_full
     },
   });
-  // For the end-to-end tests and for debugging from the console.
-  window.halqaStage = controller;
+  // The interpretation test listens through the page's own analyser.
   window.halqaMix = mix;
   controller.mix = mix;
   controller.languages = languagePicker;

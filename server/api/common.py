@@ -21,7 +21,7 @@ from server.errors import (
     UnsupportedMediaType,
     invalid_fields,
 )
-from server.keys import LIVE, SETTINGS
+from server.keys import SETTINGS, SHARED
 from signaling.cluster import FORWARDED_HEADER
 from signaling.http_errors import error_body, failure_response
 
@@ -135,12 +135,12 @@ async def rate_limit(request: web.Request, handler: Handler) -> web.StreamRespon
     limits = request.app[SETTINGS].limits
     public = (request.match_info.route.name or "").startswith("public:")
     if _is_api(request) and not public and FORWARDED_HEADER not in request.headers:
-        if not await request.app[LIVE].hit(f"req:{client_ip(request)}",
+        if not await request.app[SHARED].hit(f"req:{client_ip(request)}",
                                            limits.requests_per_minute, 60):
             raise RateLimited("rate_limited", "too many requests; slow down", retry_after=60)
     elif (request.path.startswith("/socket.io/") and "sid" not in request.query
           # An engine.io handshake (no session id yet): a new connection.
-          and not await request.app[LIVE].hit(f"eio:{client_ip(request)}",
+          and not await request.app[SHARED].hit(f"eio:{client_ip(request)}",
                                               limits.handshakes_per_minute, 60)):
         raise RateLimited("rate_limited", "too many connections; slow down", retry_after=60)
     return await handler(request)

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from server.keys import DB, LIVE, METRICS
+from server.keys import DB, METRICS, SHARED
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -15,7 +15,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
-    for name, probe in (("database", request.app[DB].ping), ("live", request.app[LIVE].ping)):
+    probes = (("database", request.app[DB].ping), ("shared_state", request.app[SHARED].ping))
+    for name, probe in probes:
         try:
             await asyncio.wait_for(probe(), timeout=2)
             checks[name] = "ok"

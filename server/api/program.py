@@ -14,7 +14,7 @@ import signaling
 from server import stages
 from server.api.hls import replays_available
 from server.errors import not_found
-from server.keys import DB, LIVE, PROGRAM_CACHE
+from server.keys import DB, PROGRAM_CACHE, SHARED
 from server.program import program_json
 from server.public_cache import Snapshot, respond
 
@@ -28,7 +28,7 @@ async def _snapshot(request: web.Request) -> Snapshot:
         # How many are watching each session now: from the shared presence, so
         # every process shows the same figure (within the cache's refresh).
         ids = [x["id"] for x in data["sessions"]]
-        counts = await app[LIVE].presence_counts(ids)
+        counts = await app[SHARED].presence_counts(ids)
         replays = await replays_available(app, [x["id"] for x in data["sessions"]
                                                 if not x["live"]])
         for x in data["sessions"]:

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from server.api.common import client_ip, json_response, read_json
 from server.errors import Conflict, RateLimited
-from server.keys import DB, LIVE, METRICS, SETTINGS
+from server.keys import DB, METRICS, SETTINGS, SHARED
 from server.mailer import send_access_link
 from server.registration import (
     DuplicateRace,
@@ -23,7 +23,7 @@ log = structlog.get_logger("halqa.registration")
 async def create_registration(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     limit = settings.limits.registrations_per_minute
-    if not await request.app[LIVE].hit(f"register:{client_ip(request)}", limit, 60):
+    if not await request.app[SHARED].hit(f"register:{client_ip(request)}", limit, 60):
         raise RateLimited("rate_limited", "too many registrations; try again in a minute",
                           retry_after=60)
     data = await read_json(request, RegistrationIn)

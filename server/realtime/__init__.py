@@ -15,8 +15,7 @@ import structlog
 from aiohttp import web
 
 from server.config import Settings
-from server.keys import DB, GRANTS, LIVE, METRICS, SETTINGS, SIO
-from server.live import Counts
+from server.keys import DB, GRANTS, METRICS, SETTINGS, SHARED, SIO
 from server.moderation import active_sanctions
 from server.presence import PresenceTracker
 from server.realtime import chat as rt_chat
@@ -32,7 +31,7 @@ from server.realtime.common import PRESENCE, flooding, session_room, user_room
 from server.realtime.redis_manager import RedisManager
 from server.realtime.roomcast import roomcast_ctx
 from server.revocation import grant_room
-from server.roles import Principal
+from server.shared import Counts
 
 log = structlog.get_logger("halqa.realtime")
 
@@ -56,12 +55,6 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         logger=False,
         engineio_logger=False,
     )
-
-
-async def principal_of(sio: socketio.AsyncServer, sid: str) -> Principal:
-    session: dict[str, Any] = await sio.get_session(sid)
-    principal: Principal = session["principal"]
-    return principal
 
 
 def setup_realtime(app: web.Application, sio: socketio.AsyncServer) -> None:
@@ -129,7 +122,7 @@ async def _presence_ticker(app: web.Application) -> AsyncIterator[None]:
                        {"session": session_id, "count": counts.count, "peak": counts.peak},
                        room=session_room(session_id), ignore_queue=True)
 
-    tracker = PresenceTracker(app[LIVE], app[DB], show, app[SETTINGS].presence_ttl)
+    tracker = PresenceTracker(app[SHARED], app[DB], show, app[SETTINGS].presence_ttl)
     app[PRESENCE] = tracker
     async with tracker.running():
         yield

@@ -65,8 +65,10 @@ __all__ = ["PRESENCE", "Payload", "RowId", "SessionId", "Text", "mod_room", "on"
 def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handler[M]], None]:
     def register(fn: Handler[M]) -> None:
         async def handler(sid: str, data: Any = None, *_: Any) -> Ack:
-            session: dict[str, Any] = await sio.get_session(sid)
-            if flooding(session):
+            # python-socketio calls a connection's stored state its "session";
+            # here it is `conn`, a session being an event session.
+            conn: dict[str, Any] = await sio.get_session(sid)
+            if flooding(conn):
                 return {"ok": False, "error": "rate_limited"}
             if not isinstance(data, dict):
                 return {"ok": False, "error": "invalid", "fields": {"payload": "expected object"}}
@@ -77,7 +79,7 @@ def on(sio: socketio.AsyncServer, event: str, model: type[M]) -> Callable[[Handl
                           for e in exc.errors()}
                 return {"ok": False, "error": "invalid", "fields": fields}
             try:
-                result = await fn(sid, session["principal"], payload)
+                result = await fn(sid, conn["principal"], payload)
             except Failure as failure:
                 return failure_ack(failure)
             except UNAVAILABLE as exc:
@@ -107,14 +109,14 @@ def failure_ack(failure: Failure) -> Ack:
     return {**ack, **failure.detail}
 
 
-def flooding(session: dict[str, Any]) -> bool:
+def flooding(conn: dict[str, Any]) -> bool:
     # Per connection, in this process (a connection lives in one process):
     # no shared-store round trip for the cheapest protection. The limit was
-    # put in the session at connect (`interaction.flood_events`).
+    # put in the connection's state at connect (`interaction.flood_events`).
     now = time.monotonic()
-    start, count = session.get("flood", (now, 0))
+    start, count = conn.get("flood", (now, 0))
     count = int(count)
     if now - start >= 1.0:
         start, count = now, 0
-    session["flood"] = (start, count + 1)
-    return count + 1 > int(session["flood_limit"])
+    conn["flood"] = (start, count + 1)
+    return count + 1 > int(conn["flood_limit"])

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from server import moderation
 from server.errors import Forbidden
-from server.keys import DB, LIVE, SETTINGS
+from server.keys import DB, SETTINGS, SHARED
 from server.moderation import SanctionChange, Target
 from server.realtime.common import Ack, Payload, RowId, SessionId, on, session_room, user_room
 from server.revocation import Cut, cut
@@ -73,7 +73,7 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     async def online(sid: str, principal: Principal, p: SessionIn) -> Ack:
         if not principal.can_moderate(p.session):
             raise Forbidden("forbidden")
-        members = await app[LIVE].presence_online(p.session)
+        members = await app[SHARED].presence_online(p.session)
         return {"session": p.session, "online": [{"user": m.key, "name": m.name}
                                                  for m in members]}
 
@@ -91,7 +91,7 @@ async def _remove(app: web.Application, sio: socketio.AsyncServer,
     """Disconnect a banned identity's connections, in every process: python-socketio
     forwards a disconnect of another process's sid through Redis. On reconnect
     they are refused."""
-    sids = await moderation.banned_connections(app[DB], app[LIVE], change)
+    sids = await moderation.banned_connections(app[DB], app[SHARED], change)
     if change.session_id is None:
         sids.update(sid for sid, _ in sio.manager.get_participants(
             "/", user_room(change.subject_key)))

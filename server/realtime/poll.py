@@ -21,7 +21,7 @@ from pydantic import Field
 from server import poll
 from server.coalesce import Coalescer
 from server.interaction import Refused
-from server.keys import DB, LIVE, SETTINGS, SIO
+from server.keys import DB, SETTINGS, SHARED, SIO
 from server.realtime.common import (
     PRESENCE,
     Ack,
@@ -114,21 +114,21 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
 
     @on(sio, "poll:create", CreateIn)
     async def create(sid: str, principal: Principal, p: CreateIn) -> Ack:
-        change = await poll.create(app[DB], app[LIVE], cfg, principal, p.session, p.question,
+        change = await poll.create(app[DB], app[SHARED], cfg, principal, p.session, p.question,
                                    p.options, p.multiple, p.anonymous)
         await app[POLLCAST].change(change)
         return {"poll": change.full}
 
     @on(sio, "poll:delete", PollIn)
     async def remove(sid: str, principal: Principal, p: PollIn) -> Ack:
-        change = await poll.remove(app[DB], app[LIVE], cfg, principal, p.poll)
+        change = await poll.remove(app[DB], app[SHARED], cfg, principal, p.poll)
         await app[POLLCAST].change(change)
         return {"poll": change.full}
 
     def transition(action: str) -> None:
         @on(sio, f"poll:{action}", PollIn)
         async def handler(sid: str, principal: Principal, p: PollIn) -> Ack:
-            changes = await poll.transition(app[DB], app[LIVE], cfg, principal, p.poll, action)
+            changes = await poll.transition(app[DB], app[SHARED], cfg, principal, p.poll, action)
             for change in changes:
                 await app[POLLCAST].change(change)
             return {"poll": changes[0].full}
@@ -138,7 +138,7 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
 
     @on(sio, "poll:vote", VoteIn)
     async def vote(sid: str, principal: Principal, p: VoteIn) -> Ack:
-        ballot = await poll.vote(app[DB], app[LIVE], cfg, principal, p.poll, p.choices,
+        ballot = await poll.vote(app[DB], app[SHARED], cfg, principal, p.poll, p.choices,
                                  lambda session_id: app[PRESENCE].joined(sid, session_id))
         app[POLLCAST].results.add(p.poll, None)
         # The voter's other tabs learn the ballot (never anyone else).

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from server import question
 from server.interaction import Refused
-from server.keys import DB, LIVE, SETTINGS
+from server.keys import DB, SETTINGS, SHARED
 from server.realtime.common import (
     PRESENCE,
     Ack,
@@ -56,14 +56,14 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     async def ask(sid: str, principal: Principal, p: AskIn) -> Ack:
         if not app[PRESENCE].joined(sid, p.session):
             raise Refused("not_joined")
-        change = await question.ask(app[DB], app[LIVE], app[SETTINGS].interaction, principal,
+        change = await question.ask(app[DB], app[SHARED], app[SETTINGS].interaction, principal,
                                     p.session, p.text, p.anonymous)
         await publish(sio, change)
         return {"question": change.question}
 
     @on(sio, "question:vote", VoteIn)
     async def vote(sid: str, principal: Principal, p: VoteIn) -> Ack:
-        change = await question.vote(app[DB], app[LIVE], app[SETTINGS].interaction, principal,
+        change = await question.vote(app[DB], app[SHARED], app[SETTINGS].interaction, principal,
                                      p.question, p.up)
         await publish(sio, change)
         # The voter's other tabs learn that this identity voted.

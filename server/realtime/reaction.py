@@ -24,7 +24,7 @@ from pydantic import Field
 from server import reaction
 from server.coalesce import Coalescer
 from server.interaction import Refused
-from server.keys import DB, LIVE, SETTINGS, SIO
+from server.keys import DB, SETTINGS, SHARED, SIO
 from server.realtime.bus import BUS, Bus
 from server.realtime.common import PRESENCE, Ack, Payload, SessionId, on, session_room
 from server.realtime.fanout import encode_event, write_room
@@ -92,7 +92,7 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     async def send(sid: str, principal: Principal, p: SendIn) -> Ack:
         if not app[PRESENCE].joined(sid, p.session):
             raise Refused("not_joined")
-        await reaction.check(app[DB], app[LIVE], app[SETTINGS].interaction, principal,
+        await reaction.check(app[DB], app[SHARED], app[SETTINGS].interaction, principal,
                              p.session, p.reaction)
         app[REACTIONCAST].counter.add(p.session, p.reaction)
         return {}

@@ -10,7 +10,29 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
-# Flags that work on these machines (DESIGN.md). Fake media devices are added
+# Test-only instrumentation, added to a page before its own scripts: it keeps
+# every RTCPeerConnection the page makes, so tests read getStats() themselves
+# and production code exposes nothing on window.
+PEER_PROBE = """(() => {
+  const Native = window.RTCPeerConnection;
+  window.__halqaPeers = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__halqaPeers.push(this); }
+  };
+})()"""
+# {mid: framesDecoded} over the page's open peer connections' inbound video.
+DECODED_BY_MID = """() => Promise.all((window.__halqaPeers || [])
+    .filter((pc) => pc.connectionState !== 'closed').map((pc) => pc.getStats()))
+  .then((reports) => {
+    const out = {};
+    for (const stats of reports) stats.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') out[r.mid] = r.framesDecoded || 0;
+    });
+    return out;
+  })"""
+
+# Flags that work on these machines (Debian's Chromium, no GPU, no sandbox in
+# containers). Fake media devices are added
 # only for speakers: viewers run on browser defaults (mDNS candidates on).
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

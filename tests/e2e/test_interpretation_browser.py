@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import PEER_PROBE
 from tests.e2e.test_stage_browser import browsers, decoded  # noqa: F401 (fixture)
 from tests.interpretation_helpers import publish_tone
 
@@ -56,9 +57,10 @@ async def test_viewer_switches_language_without_a_new_peer_connection(
     ar = await publish_tone(halqa.http, halqa.url, session_id, interpreter, 1000)
 
     page = await browsers["viewer"].new_page()
+    await page.add_init_script(PEER_PROBE)
     await page.add_init_script(f"({COUNT_PCS})()")
     await page.goto(f"{halqa.url}/session/{session_id}?lang=en#token={viewer}")
-    await page.wait_for_function("() => window.halqaStage && window.halqaStage.pc")
+    await page.wait_for_function("() => window.__halqaPeers.length > 0")
     await page.click(".stage-unmute")  # a user gesture starts the page's audio
     # The ar channel is on air: offered in the picker; the viewer registered
     # in French (no channel) so the page starts on the floor.
@@ -70,9 +72,11 @@ async def test_viewer_switches_language_without_a_new_peer_connection(
         return sum((await decoded(page)).values())
 
     async def interpretation_packets() -> int:
-        return int(await page.evaluate("""() => window.halqaStage.stats().then(rs => rs
-          .filter(r => r.kind === 'audio' && r.mid === '18')
-          .reduce((n, r) => n + (r.packetsReceived || 0), 0))"""))
+        return int(await page.evaluate("""() => Promise.all(window.__halqaPeers
+          .filter((pc) => pc.connectionState !== 'closed').map((pc) => pc.getStats()))
+          .then((reports) => { let n = 0; for (const stats of reports) stats.forEach((r) => {
+            if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.mid === '18') {
+              n += r.packetsReceived || 0; } }); return n; })"""))
 
     before = await video_frames()
     await page.select_option("#listen-language", "ar")

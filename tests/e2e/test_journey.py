@@ -12,13 +12,11 @@ from pathlib import Path
 import aiohttp
 from playwright.async_api import expect
 
-from tests.e2e.conftest import PageErrors, screenshot_path
+from tests.e2e.conftest import DECODED_BY_MID, PEER_PROBE, PageErrors, screenshot_path
 from tests.e2e.test_stage_browser import browsers, open_studio  # noqa: F401
 from tests.support import Halqa, ServerProcess
 
 SESSION = "panel-climate"
-MAX_DECODED = """() => window.halqaStage.stats().then(rs =>
-  Math.max(0, ...rs.filter(r => r.kind === 'video').map(r => r.framesDecoded || 0)))"""
 
 
 async def test_register_watch_chat_ask_highlight_speaker_sees_it(
@@ -55,6 +53,7 @@ async def journey(live_app: Halqa, browsers: dict) -> None:  # noqa: F811
     # A newcomer, on browser defaults (no media flags), in French.
     ctx = await browsers["viewer"].new_context()
     page = await ctx.new_page()
+    await page.add_init_script(PEER_PROBE)
     errors = PageErrors(page)
     await page.goto(f"{live_app.url}/?lang=fr&session={SESSION}")
     await page.get_by_label("Nom complet", exact=True).fill("Meriem Ziani")
@@ -66,10 +65,10 @@ async def journey(live_app: Halqa, browsers: dict) -> None:  # noqa: F811
     await page.wait_for_url(f"**/session/{SESSION}")
 
     # The stage plays: video frames are decoded in this browser.
-    await page.wait_for_function("() => !!window.halqaStage", timeout=15000)
+    await page.wait_for_function("() => window.__halqaPeers.length > 0", timeout=15000)
     frames = 0
     for _ in range(60):
-        frames = await page.evaluate(MAX_DECODED)
+        frames = max([0, *(await page.evaluate(DECODED_BY_MID)).values()])
         if frames > 10:
             break
         await asyncio.sleep(0.5)

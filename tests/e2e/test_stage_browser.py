@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_FLAGS, FAKE_MEDIA
+from tests.e2e.conftest import CHROMIUM_FLAGS, DECODED_BY_MID, FAKE_MEDIA, PEER_PROBE
 from tests.stage_helpers import find_registry, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -61,15 +61,8 @@ FAKE_SCREEN = """() => {
   };
 }"""
 
-DECODED = """() => (window.halqaStage ? window.halqaStage.stats() : []).then(rs => {
-  const out = {};
-  for (const r of rs) if (r.kind === 'video') out[r.mid] = r.framesDecoded || 0;
-  return out;
-})"""
-
-
 async def decoded(page: Any) -> dict[str, int]:
-    return dict(await page.evaluate(DECODED))
+    return dict(await page.evaluate(DECODED_BY_MID))
 
 
 async def wait_rising(page: Any, mids: list[str], what: str, timeout: float = 20.0) -> None:
@@ -107,8 +100,9 @@ async def open_viewer(browser: Any, base: str, session_id: str, token: str) -> A
     ctx = await browser.new_context()
     page = await ctx.new_page()
     page.on("console", lambda m: print("viewer console:", m.text) if m.type == "error" else None)
+    await page.add_init_script(PEER_PROBE)
     await page.goto(f"{base}/session/{session_id}#token={token}")
-    await page.wait_for_function("() => !!window.halqaStage", timeout=15000)
+    await page.wait_for_function("() => window.__halqaPeers.length > 0", timeout=15000)
     return page
 
 

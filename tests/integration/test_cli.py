@@ -49,6 +49,8 @@ async def test_invite_prints_link_then_token_and_the_server_accepts_it(tmp_path:
         await client.disconnect()
     finally:
         server.stop()
+    # The server is gone (not merely told to go) before the CLI opens the database.
+    assert server.proc is not None and server.proc.returncode is not None, server.log.read_text()
 
     revoked = halqa(tmp_path, "revoke", token)
     assert (revoked.returncode, revoked.stdout.strip()) == (0, "revoked"), revoked.stderr

@@ -66,10 +66,10 @@ async def test_edge_viewers_share_one_pull_and_requests_route(
             rb = nb.registry  # type: ignore[attr-defined]
             second = pub2.location.split("/")[-1]
             assert (await rb.current(SESSION))["live"] is True
-            assert (await rb.choose_program(SESSION, second))["program"] == second
-            assert ra.stages[SESSION].program_id == second
+            assert (await rb.choose_on_air(SESSION, second))["program"] == second
+            assert ra.stages[SESSION].on_air_id == second
             with pytest.raises(NotFound):
-                await rb.choose_program(SESSION, "nobody.x")
+                await rb.choose_on_air(SESSION, "nobody.x")
             # Its DELETE through B reaches A.
             async with b.http.delete(b.url + pub2.location, headers=bearer(speaker2)) as r:
                 assert r.status == 200, await r.text()

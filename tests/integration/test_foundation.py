@@ -232,13 +232,35 @@ async def test_health_readiness_metrics_and_calendar(halqa: Halqa) -> None:
 
 
 async def test_readiness_fails_when_redis_is_gone(tmp_path: Path) -> None:
-    # A Redis URL nobody listens on: the app must say it is not ready.
-    from tests.support import free_port
+    import redis.exceptions
 
+    from tests.support import free_port, redis_server
+
+    # A Redis nobody listens on: the app refuses to start, saying why.
     url = f"redis://127.0.0.1:{free_port()}/0"
-    with pytest.raises(Exception, match=r"(?i)connect"):
-        async with app_server(tmp_path, redis_url=url):
+    with pytest.raises(redis.exceptions.ConnectionError, match=r"(?i)connect"):
+        async with app_server(tmp_path / "a", redis_url=url):
             pass
+
+    # Redis goes away while serving: /readyz answers 503 and names the check.
+    backing = redis_server(tmp_path)
+    private = backing.__enter__()
+    running = True
+    try:
+        async with app_server(tmp_path / "b", redis_url=private) as halqa:
+            async with halqa.http.get(f"{halqa.url}/readyz") as r:
+                assert r.status == 200
+                assert (await r.json())["checks"] == {"database": "ok", "shared_state": "ok"}
+            backing.__exit__(None, None, None)
+            running = False
+            async with halqa.http.get(f"{halqa.url}/readyz") as r:
+                body = await r.json()
+                assert r.status == 503, body
+            assert body["status"] == "not_ready" and body["checks"]["database"] == "ok"
+            assert body["checks"]["shared_state"].startswith("error: "), body
+    finally:
+        if running:
+            backing.__exit__(None, None, None)
 
 
 async def test_pages_are_served_with_security_headers(halqa: Halqa) -> None:

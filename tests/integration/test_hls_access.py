@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from server.keys import HLS_SIGNER, LIVE
+from server.keys import HLS_SIGNER, SHARED
 from tests.hls_helpers import get, make_archive, segment_uris
 from tests.support import Halqa, app_server
 
@@ -27,7 +27,7 @@ async def test_live_url_plays_without_headers_and_bad_addresses_are_refused(
         assert status == 401
         status, body, _ = await get(h.http, url, headers=h.auth(token))
         assert status == 404 and b"not_live" in body
-        await h.app[LIVE].stages_set("elsewhere", {sid}, 30)
+        await h.app[SHARED].stages_set("elsewhere", {sid}, 30)
         status, body, _ = await get(h.http, url, headers=h.auth(token))
         assert status == 404 and b"hls_starting" in body  # live, nothing packaged yet
         make_archive(tmp_path, sid)
@@ -104,11 +104,11 @@ async def test_replay_after_the_session_published_or_hidden(tmp_path: Path) -> N
                                     headers=h.auth(token))
         assert status == 404 and b"no_replay" in body
         make_archive(tmp_path, sid)
-        await h.app[LIVE].stages_set("elsewhere", {sid}, 30)
+        await h.app[SHARED].stages_set("elsewhere", {sid}, 30)
         status, body, _ = await get(h.http, f"{h.url}/api/sessions/{sid}/replay",
                                     headers=h.auth(token))
         assert status == 404 and b"live_now" in body
-        await h.app[LIVE].stages_set("elsewhere", (), 30)
+        await h.app[SHARED].stages_set("elsewhere", (), 30)
         status, body, _ = await get(h.http, f"{h.url}/api/sessions/{sid}/replay",
                                     headers=h.auth(token))
         assert status == 200, body
@@ -178,6 +178,6 @@ async def test_watch_beats_and_unique_visitors_reach_the_report(tmp_path: Path) 
         assert report["totals"]["hls_viewers"] == 1
         assert [d["visitors"] for d in report["visitors"]] == [2]
         # What is kept: a count per day, and keyed hashes, never the address.
-        live = h.app[LIVE]
+        live = h.app[SHARED]
         kept = repr(getattr(live, "_visitors", {}))
         assert "127.0.0.1" not in kept and "Browser" not in kept

@@ -7,7 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from server.keys import LIVE, METRICS
+from server.keys import METRICS, SHARED
 from tests.hls_helpers import get, make_archive, segment_uris
 from tests.nginx_helpers import cache_proxy
 from tests.support import app_server
@@ -30,7 +30,7 @@ async def test_fifty_requests_for_one_segment_reach_halqa_once(tmp_path: Path) -
         assert h.app is not None
         sid = (await h.session_ids())[0]
         make_archive(tmp_path / "halqa", sid, seconds=5)
-        await h.app[LIVE].stages_set("elsewhere", {sid}, 60)
+        await h.app[SHARED].stages_set("elsewhere", {sid}, 60)
         status, body, _ = await get(h.http, f"{h.url}/api/sessions/{sid}/hls",
                                     headers=h.auth(await h.register()))
         assert status == 200

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from server.keys import DB, LIVE, PROGRAM_CACHE
+from server.keys import DB, PROGRAM_CACHE, SHARED
 from server.models import Session
 from tests.support import app_server
 
@@ -77,7 +77,7 @@ async def test_a_rush_reads_the_database_once_and_changes_show_within_the_refres
         async with h.http.get(f"{h.url}/api/sessions/{first['id']}") as r:
             etag = r.headers["ETag"]
             assert (await r.json())["live"] is False
-        await h.app[LIVE].stages_set("another-node", {first["id"]}, 10)
+        await h.app[SHARED].stages_set("another-node", {first["id"]}, 10)
         deadline = time.monotonic() + 3
         while True:
             async with h.http.get(f"{h.url}/api/sessions/{first['id']}",

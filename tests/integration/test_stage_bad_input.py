@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
+from collections.abc import Callable
 
 import aiohttp
 from aiortc import RTCPeerConnection
@@ -26,6 +28,19 @@ def open_pcs() -> int:
 def media_tasks() -> int:
     """Tasks other than aiohttp's per-connection handlers (keep-alive varies)."""
     return sum(1 for t in asyncio.all_tasks() if "RequestHandler" not in repr(t.get_coro()))
+
+
+async def settled(read: Callable[[], int], every: float = 0.1, timeout: float = 10.0) -> int:
+    """The value once two readings `every` seconds apart agree (or the last one)."""
+    last = read()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await asyncio.sleep(every)
+        now = read()
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 async def offer(direction: str = "sendonly") -> str:
@@ -53,8 +68,8 @@ async def test_refusals_leave_the_stage_serving_and_leak_nothing() -> None:
         pub = await whip_publish(http, base, "s1", "spk-a")
         player = await whep_play(http, base, "s1", "viewer")
         await wait_for(lambda: player.frames["video"] > 5, what="first viewer decoding")
-        await asyncio.sleep(0.5)
-        baseline_tasks = media_tasks()
+        # The set-up's short-lived tasks (PLIs, ICE checks) wind down first.
+        baseline_tasks = await settled(media_tasks)
         baseline_pcs = open_pcs()
         good = await offer()
         url = f"{base}/whip/s1"
@@ -110,9 +125,8 @@ async def test_refusals_leave_the_stage_serving_and_leak_nothing() -> None:
         codes = [(await status(http, "POST", url, data="x", headers=spk))[0] for _ in range(25)]
         assert codes.count(429) >= 5 and set(codes) <= {400, 429}
 
-        await asyncio.sleep(1.0)
-        assert media_tasks() <= baseline_tasks
-        assert open_pcs() == baseline_pcs
+        await wait_for(lambda: media_tasks() <= baseline_tasks and open_pcs() == baseline_pcs,
+                       what="refused requests left no task or peer connection")
         before = player.frames["video"]
         await wait_for(lambda: player.frames["video"] > before + 10, what="viewer unaffected")
         assert reg.counts()["viewers"] == 1 and reg.counts()["publishers"] == 1
@@ -162,7 +176,6 @@ async def test_viewers_leave_and_nothing_is_left() -> None:
             assert not track.active and not track.waiting
         await pub.close(http, base)
         await wait_for(lambda: not reg.stages, what="stage gone")
-        await asyncio.sleep(1.0)
-        assert open_pcs() == baseline_pcs
-        assert media_tasks() <= baseline_tasks
+        await wait_for(lambda: open_pcs() == baseline_pcs and media_tasks() <= baseline_tasks,
+                       what="every viewer's peer connection and task gone")
         assert reg.counts()["tasks"] == 0

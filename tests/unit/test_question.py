@@ -13,11 +13,11 @@ from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, NotFound, RateLimited
 from server.interaction import Refused
-from server.live import MemoryLiveState
 from server.models import Event, Participant, Session
 from server.moderation import Target, sanction, update_session
 from server.realtime.common import flooding
 from server.roles import Principal, Role
+from server.shared import MemorySharedState
 
 CFG = InteractionSettings()
 T0 = dt.datetime(2026, 12, 9, 8, tzinfo=dt.UTC)
@@ -48,12 +48,12 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def test_question_lifecycle(db: Database) -> None:
-    live = MemoryLiveState()
-    c = await question.ask(db, live, CFG, person(1), "s1", " Why? ", anonymous=True)
+    shared = MemorySharedState()
+    c = await question.ask(db, shared, CFG, person(1), "s1", " Why? ", anonymous=True)
     q = c.question
     assert (q["status"], q["author"], q["text"], c.public) == ("pending", None, "Why?", False)
     with pytest.raises(NotFound) as e:
-        await question.vote(db, live, CFG, person(2), q["id"], True)
+        await question.vote(db, shared, CFG, person(2), q["id"], True)
     assert e.value.code == "not_found"
     for who in (person(1), OTHER_MOD):
         with pytest.raises(Forbidden) as e:
@@ -62,12 +62,12 @@ async def test_question_lifecycle(db: Database) -> None:
     [c] = await question.moderate(db, MOD, q["id"], "approve")
     assert c.public and c.question["status"] == "approved"
     for _ in range(3):
-        c = await question.vote(db, live, CFG, person(2), q["id"], True)
+        c = await question.vote(db, shared, CFG, person(2), q["id"], True)
     assert c.question["votes"] == 1
-    c = await question.vote(db, live, CFG, person(3), q["id"], True)
-    c = await question.vote(db, live, CFG, person(2), q["id"], False)
+    c = await question.vote(db, shared, CFG, person(3), q["id"], True)
+    c = await question.vote(db, shared, CFG, person(2), q["id"], False)
     assert c.question["votes"] == 1
-    q2 = (await question.ask(db, live, CFG, person(2), "s1", "How?", False)).question
+    q2 = (await question.ask(db, shared, CFG, person(2), "s1", "How?", False)).question
     await question.moderate(db, MOD, q["id"], "highlight")
     changes = await question.moderate(db, MOD, q2["id"], "highlight")
     assert [(x.question["id"], x.question["highlighted"]) for x in changes] == [
@@ -77,7 +77,7 @@ async def test_question_lifecycle(db: Database) -> None:
     assert c.question["status"] == "answered" and not c.question["highlighted"]
     [c] = await question.moderate(db, MOD, q["id"], "reject")
     assert c.public  # it was public: the room must hear it is gone
-    q3 = (await question.ask(db, live, CFG, person(3), "s1", "Spam", False)).question
+    q3 = (await question.ask(db, shared, CFG, person(3), "s1", "Spam", False)).question
     [c] = await question.moderate(db, MOD, q3["id"], "reject")
     assert not c.public  # never shown: only moderators and the author hear
     with pytest.raises(Refused):
@@ -87,37 +87,37 @@ async def test_question_lifecycle(db: Database) -> None:
 
 
 async def test_open_mode_and_limits(db: Database) -> None:
-    live = MemoryLiveState()
+    shared = MemorySharedState()
     await update_session(db, MOD, "s1", None, "open", None)
-    assert (await question.ask(db, live, CFG, person(1), "s1", "x", False)).public
+    assert (await question.ask(db, shared, CFG, person(1), "s1", "x", False)).public
     for text, code in (("", "empty"), ("x" * 301, "too_long")):
         with pytest.raises(Refused) as e:
-            await question.ask(db, live, CFG, person(1), "s1", text, False)
+            await question.ask(db, shared, CFG, person(1), "s1", text, False)
         assert e.value.code == code
     for _ in range(2):
-        await question.ask(db, live, CFG, person(1), "s1", "again", False)
+        await question.ask(db, shared, CFG, person(1), "s1", "again", False)
     with pytest.raises(RateLimited) as e:
-        await question.ask(db, live, CFG, person(1), "s1", "one too many", False)
+        await question.ask(db, shared, CFG, person(1), "s1", "one too many", False)
     assert e.value.code == "rate_limited"
 
 
 async def test_chat_sanctions_slow_mode_and_delete(db: Database) -> None:
-    live = MemoryLiveState()
-    m = await chat.send(db, live, CFG, person(1), "s1", "hello")
+    shared = MemorySharedState()
+    m = await chat.send(db, shared, CFG, person(1), "s1", "hello")
     await sanction(db, MOD, "s1", "mute", Target(message=m["id"]))
     with pytest.raises(Refused) as e:
-        await chat.send(db, live, CFG, person(1), "s1", "still?")
+        await chat.send(db, shared, CFG, person(1), "s1", "still?")
     assert e.value.code == "muted"
-    await chat.send(db, live, CFG, person(1), "s2", "elsewhere is fine")
+    await chat.send(db, shared, CFG, person(1), "s2", "elsewhere is fine")
     with pytest.raises(Forbidden) as e:
         await sanction(db, MOD, None, "ban", Target(message=m["id"]))
     assert e.value.code == "forbidden"  # a session moderator has no event-wide power
     change = await sanction(db, MOD, "s1", "unmute", Target(user="p1"))
     assert (change.kind, change.active, change.subject_name) == ("mute", False, "P1")
     await update_session(db, MOD, "s1", None, None, 30)
-    await chat.send(db, live, CFG, person(1), "s1", "one")
+    await chat.send(db, shared, CFG, person(1), "s1", "one")
     with pytest.raises(Refused) as e:
-        await chat.send(db, live, CFG, person(1), "s1", "two")
+        await chat.send(db, shared, CFG, person(1), "s1", "two")
     assert e.value.code == "slow_mode"
     with pytest.raises(Forbidden) as e:
         await chat.delete(db, person(2), m["id"])

@@ -8,7 +8,7 @@ import struct
 from aiortc.rtp import RtpPacket
 
 from signaling.forward import OutStream, SourceTrack
-from signaling.rtp import h264_keyframe_start, rtp_header, seq_newer, vp8_keyframe_start
+from signaling.rtp import h264_keyframe_start, rtp_header, vp8_keyframe_start
 
 VP8_KEY = bytes([0x10, 0x00, 0x9D, 0x01, 0x2A])  # S=1 PID=0, P bit 0 -> keyframe
 VP8_DELTA_START = bytes([0x10, 0x01])
@@ -47,7 +47,6 @@ def test_codec_keyframe_detection() -> None:
     assert h264_keyframe_start(bytes([0x7C, 0x85]))  # FU-A start of IDR
     assert not h264_keyframe_start(bytes([0x7C, 0x05]))  # FU-A middle
     assert not h264_keyframe_start(bytes([0x41, 0x9A]))  # non-IDR slice
-    assert seq_newer(1, 65535) and not seq_newer(65535, 1)
     assert len(rtp_header(True, 96, 1, 2, 3)) == 12
 
 
@@ -76,6 +75,23 @@ async def test_viewer_starts_at_keyframe_and_stays_continuous() -> None:
     assert c[2] == (b[2] + 1) & 0xFFFF
     assert ((c[3] - b[3]) & 0xFFFFFFFF) < 90000 * 5
     assert c[1] == 100
+
+
+def test_late_packets_never_move_the_continuity_point_back() -> None:
+    # RFC 3550 order mod 2**16: 1 comes after 65535, a late 65534 does not.
+    src = SourceTrack("video", "camera", {96: "video/vp8"}, lambda ssrc: None)
+    sent: list[bytes] = []
+    out = make_out(sent)
+    src.on_packet(pkt(65533, 0, VP8_DELTA_START))
+    out.set_source(src)
+    for seq in (65534, 65535, 0, 1):
+        src.on_packet(pkt(seq, 0, VP8_KEY if seq == 65534 else VP8_CONT))
+    assert out.hi_seq == 1
+    src.on_packet(pkt(65535, 0, VP8_CONT))  # a late retransmission
+    assert out.hi_seq == 1 and len(sent) == 5
+    seqs = [parse(x)[2] for x in sent]
+    assert seqs[:4] == [(seqs[0] + i) & 0xFFFF for i in range(4)]
+    src.close()
 
 
 async def test_keyframe_requests_are_coalesced() -> None:

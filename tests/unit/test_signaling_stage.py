@@ -1,4 +1,4 @@
-"""Stage rules: positions, program default, update throttling."""
+"""Stage rules: positions, the on-air default, update throttling."""
 
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ def pub(pid: str, position: int, connected: bool = True) -> Publisher:
     return p
 
 
-def test_positions_and_program_default() -> None:
+def test_positions_and_on_air_default() -> None:
     st = Stage("s1", 2, 2.0)
     assert st.free_position() == 0
     st.add_publisher(pub("a", 0))
     st.add_publisher(pub("b", 1))
     assert st.free_position() is None
-    assert st.program is not None and st.program.id == "a"  # first live
-    st.program_id = "b"
-    assert st.program.id == "b"
-    st.remove_publisher("b")
-    assert st.program.id == "a"  # the moderator's pick left: back to first live
+    assert st.on_air is not None and st.on_air.id == "a"  # first live
+    st.on_air_id = "b"
+    assert st.on_air.id == "b"
+    st.remove_publisher(st.publishers["b"])
+    assert st.on_air.id == "a"  # the moderator's pick left: back to first live
     assert st.free_position() == 1
 
 

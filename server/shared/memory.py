@@ -1,4 +1,4 @@
-"""In-memory LiveState for the single-process embedded default."""
+"""In-memory SharedState for the single-process embedded default."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from server.live.base import Counts, Member, Presence
+from server.shared.base import Counts, Member, Presence
 
 
 @dataclass
@@ -32,7 +32,7 @@ class _Room:
         return Counts(len(self.conns), self.peak)
 
 
-class MemoryLiveState:
+class MemorySharedState:
     def __init__(self) -> None:
         self._stages: dict[tuple[str, str], float] = {}
         self._windows: dict[str, tuple[float, int]] = {}

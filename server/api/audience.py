@@ -1,6 +1,9 @@
-"""Organizer live API: who is online, live and peak viewer counts, attendance.
+"""The organizer's view of the audience: who is online, current and peak viewer
+counts, attendance. (The URLs keep their first name, /api/live: the admin
+page and organizers' scripts use them.)
 
-The counts come from the shared LiveState, so any process answers the same.
+The counts come from SharedState (Redis with several processes), so any process
+answers the same; /api/cluster says which node serves what.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import signaling
 from server import attendance
 from server.auth import require_organizer
 from server.errors import not_found
-from server.keys import DB, LIVE
+from server.keys import DB, SHARED
 from server.program import session_ids
 
 
@@ -20,22 +23,22 @@ async def _session_ids(request: web.Request) -> list[str]:
         return await session_ids(s)
 
 
-async def live_counts(request: web.Request) -> web.Response:
+async def audience_counts(request: web.Request) -> web.Response:
     await require_organizer(request)
     ids = await _session_ids(request)
-    counts = await request.app[LIVE].presence_counts(ids)
+    counts = await request.app[SHARED].presence_counts(ids)
     return web.json_response({"sessions": [
         {"session": s, "count": counts[s].count, "peak": counts[s].peak} for s in ids]})
 
 
-async def live_session(request: web.Request) -> web.Response:
+async def session_audience(request: web.Request) -> web.Response:
     await require_organizer(request)
     session_id = request.match_info["id"]
     if session_id not in await _session_ids(request):
         raise not_found("session")
-    live = request.app[LIVE]
-    counts = (await live.presence_counts([session_id]))[session_id]
-    online = await live.presence_online(session_id)
+    shared = request.app[SHARED]
+    counts = (await shared.presence_counts([session_id]))[session_id]
+    online = await shared.presence_online(session_id)
     return web.json_response({
         "session": session_id, "count": counts.count, "peak": counts.peak,
         "online": [{"user": m.key, "name": m.name} for m in online]})
@@ -59,8 +62,8 @@ async def attendance_session(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get("/api/live", live_counts)
-    r.add_get("/api/live/{id}", live_session)
+    r.add_get("/api/live", audience_counts)
+    r.add_get("/api/live/{id}", session_audience)
     r.add_get("/api/cluster", cluster)
     r.add_get("/api/attendance", attendance_summary)
     r.add_get("/api/attendance/{id}", attendance_session)

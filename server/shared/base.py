@@ -1,4 +1,4 @@
-"""The LiveState interface: short-lived state shared by every process."""
+"""The SharedState interface: short-lived state shared by every process."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Presence:
     name: str
 
 
-class LiveState(Protocol):
+class SharedState(Protocol):
     async def hit(self, key: str, limit: int, window: float) -> bool:
         """Count one event for `key` in a fixed window of `window` seconds.
 

@@ -1,4 +1,4 @@
-"""Redis LiveState: keys with TTLs, so a crashed node's entries expire on their own.
+"""Redis SharedState: keys with TTLs, so a crashed node's entries expire on their own.
 
 Presence of session S lives under `halqa:pres:S:`:
   u        ZSET identity key → expiry (ms, Redis clock); ZCARD is the live count
@@ -19,7 +19,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from server.live.base import Counts, Member, Presence
+from server.shared.base import Counts, Member, Presence
 
 _LIB = """
 local function now_ms()
@@ -114,7 +114,7 @@ return redis.call('ZRANGEBYSCORE', ARGV[1]..'t:'..ARGV[2], '('..now_ms(), '+inf'
 """
 
 
-class RedisLiveState:
+class RedisSharedState:
     def __init__(self, url: str, prefix: str = "halqa:") -> None:
         self.redis: Redis = Redis.from_url(url, decode_responses=True)
         self.prefix = prefix
