@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -42,6 +43,13 @@ def _clean_env() -> dict[str, str]:
             if not k.startswith(("HALQA_", "PYTHON", "VIRTUAL_ENV"))}
 
 
+def dockerfile_folders() -> list[str]:
+    """The folders the Dockerfile's build stage copies as they are (`COPY x/ x/`)."""
+    text = (ROOT / "Dockerfile").read_text()
+    build = text.split(" AS build", 1)[1].split("\nFROM ", 1)[0]
+    return re.findall(r"^COPY (\w+)/ \1/$", build, flags=re.M)
+
+
 def docker_build_context(dest: Path) -> Path:
     """What the Dockerfile's build stage copies (node_modules from `npm ci`)."""
     if not (SOCKET_IO / "socket.io.esm.min.js").is_file():
@@ -49,7 +57,9 @@ def docker_build_context(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "node_modules", "bundled")
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, dest / name)
-    for folder in ("server", "signaling", "broadcast", "client"):
+    folders = dockerfile_folders()
+    assert {"server", "signaling", "client"} <= set(folders), folders
+    for folder in folders:
         shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
     (dest / "config").mkdir()
     shutil.copy(ROOT / "config" / "demo-event.toml", dest / "config")
