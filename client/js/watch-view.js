@@ -126,7 +126,9 @@ export async function mountWatch(root, socket, sessionId, token, { languages = t
       root.dataset.error = err.code ?? "error"; // playback.js falls back to HLS on stage_full
     },
   });
-  // The interpretation test listens through the page's own analyser.
+  // For the end-to-end tests (the cluster test reads which process serves the
+  // page from `resource`; the interpretation test listens through `mix`).
+  window.halqaStage = controller;
   window.halqaMix = mix;
   controller.mix = mix;
   controller.languages = languagePicker;
