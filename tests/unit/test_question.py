@@ -127,8 +127,9 @@ async def test_chat_sanctions_slow_mode_and_delete(db: Database) -> None:
 
 
 def test_flood_limit_per_connection() -> None:
-    session: dict[str, object] = {}
-    assert [flooding(session) for _ in range(22)][-3:] == [False, True, True]
+    # The limit is put in the connection's state at connect (interaction.flood_events).
+    conn: dict[str, object] = {"flood_limit": 20}
+    assert [flooding(conn) for _ in range(22)][-3:] == [False, True, True]
 
 
 async def test_slow_mode_is_cut_to_the_configured_maximum(db: Database) -> None:
