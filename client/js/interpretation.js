@@ -7,6 +7,7 @@
 // Interpreting: WHIP with one audio section; `interpretation:handover` passes
 // the channel to the partner waiting in the queue.
 import { request } from "./realtime.js";
+import { postOffer, releaseOnLeave } from "./stage.js";
 
 export const FLOOR = "floor";
 const STORE = "halqa.listen";
@@ -51,30 +52,19 @@ export async function publishChannel(sessionId, token, language, track, iceServe
   const pc = new RTCPeerConnection({ iceServers });
   const transceiver = pc.addTransceiver(track, { direction: "sendonly" });
   await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch(`/whip/${encodeURIComponent(sessionId)}?language=${encodeURIComponent(language)}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
-    body: pc.localDescription.sdp,
-  });
-  if (res.status !== 201) {
+  let location, answer;
+  try {
+    ({ location, answer } = await postOffer(
+      `/whip/${encodeURIComponent(sessionId)}?language=${encodeURIComponent(language)}`, token, pc.localDescription.sdp));
+  } catch (err) {
     pc.close();
-    let err = { code: `http_${res.status}`, message: res.statusText };
-    try { err = (await res.json()).error ?? err; } catch { /* not JSON */ }
-    throw Object.assign(new Error(err.message), { code: err.code, status: res.status });
+    throw err;
   }
-  const location = res.headers.get("Location");
-  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-  const auth = { Authorization: `Bearer ${token}` };
-  const onHide = () => { fetch(location, { method: "DELETE", headers: auth, keepalive: true }).catch(() => {}); };
-  window.addEventListener("pagehide", onHide);
+  await pc.setRemoteDescription({ type: "answer", sdp: answer });
   return {
     pc,
     id: location.split("/").pop(),
     replaceTrack: (t) => transceiver.sender.replaceTrack(t),
-    async stop() {
-      window.removeEventListener("pagehide", onHide);
-      pc.close();
-      await fetch(location, { method: "DELETE", headers: auth }).catch(() => {});
-    },
+    stop: releaseOnLeave(pc, location, token),
   };
 }

@@ -82,21 +82,19 @@ export async function watchStage(socket, sessionId, token, handlers = {}) {
     await mine.setLocalDescription(offer);
     // An 18-section offer is ~20-30 KB: too big for a Socket.IO message,
     // fine for the WHEP endpoint, which takes `?layout=stage` for these slots.
-    const res = await fetch(`/whep/${encodeURIComponent(sessionId)}?layout=stage`, {
-      method: "POST",
-      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
-      body: mine.localDescription.sdp,
-    });
-    if (pc !== mine) return;
-    if (res.status !== 201) {
-      let err = { code: `http_${res.status}`, message: res.statusText };
-      try { err = (await res.json()).error ?? err; } catch { /* not JSON */ }
-      emit("onError", err);
-      if (res.status === 401 || res.status === 403) { closed = true; return; }
-      throw new Error(err.message);
+    let answer;
+    try {
+      ({ location: resource, answer } = await postOffer(
+        `/whep/${encodeURIComponent(sessionId)}?layout=stage`, token, mine.localDescription.sdp));
+    } catch (err) {
+      if (pc !== mine) return;
+      if (err.status === undefined) throw err; // unreachable: the retry loop takes it
+      emit("onError", { code: err.code, message: err.message });
+      if (err.status === 401 || err.status === 403) { closed = true; return; }
+      throw err;
     }
-    resource = res.headers.get("Location");
-    await mine.setRemoteDescription({ type: "answer", sdp: await res.text() });
+    if (pc !== mine) return;
+    await mine.setRemoteDescription({ type: "answer", sdp: answer });
     emit("onSlots", slots.map(({ position, label, track }) => ({ position, label, track })));
     emit("onResource", resource.split("/").pop()); // this viewer's id, for interpretation:listen
     const fresh = await request(socket, "stage:state", { session: sessionId });
@@ -206,40 +204,52 @@ export async function publish(sessionId, token, { audio, video, iceServers = [] 
   pc.addTransceiver(video ?? "video", { direction: "sendonly" });
   const screen = pc.addTransceiver("video", { direction: "sendonly" });
   await pc.setLocalDescription(await pc.createOffer());
-  let res;
+  let location, answer;
   try {
-    res = await fetch(`/whip/${encodeURIComponent(sessionId)}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
-      body: pc.localDescription.sdp,
-    });
+    ({ location, answer } = await postOffer(`/whip/${encodeURIComponent(sessionId)}`, token, pc.localDescription.sdp));
   } catch (err) {
-    pc.close(); // the server is unreachable: the caller retries with a new one
+    pc.close(); // refused or unreachable: the caller retries with a new one
     throw err;
   }
-  if (res.status !== 201) {
-    pc.close();
-    let err = { code: `http_${res.status}`, message: res.statusText };
-    try { err = (await res.json()).error ?? err; } catch { /* not JSON */ }
-    throw Object.assign(new Error(err.message), { code: err.code, status: res.status });
-  }
-  const location = res.headers.get("Location");
-  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-  const auth = { Authorization: `Bearer ${token}` };
-  // Leaving the page (reload, close) frees the stage position at once.
-  const onHide = () => { fetch(location, { method: "DELETE", headers: auth, keepalive: true }).catch(() => {}); };
-  window.addEventListener("pagehide", onHide);
+  await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  const release = releaseOnLeave(pc, location, token);
   return {
     pc,
     location,
     shareScreen: (track) => screen.sender.replaceTrack(track ?? null),
     replaceCamera: (track) => pc.getSenders()[1].replaceTrack(track),
     replaceAudio: (track) => pc.getSenders()[0].replaceTrack(track),
-    async stop() {
-      window.removeEventListener("pagehide", onHide);
-      pc.close();
-      await fetch(location, { method: "DELETE", headers: auth }).catch(() => {});
-    },
+    stop: release,
+  };
+}
+
+// POST an SDP offer to a WHIP or WHEP endpoint (RFC 9725). Resolves to the
+// answer and the resource URL; a refusal rejects with the server's `code` and
+// the HTTP `status` (a network failure rejects without a status).
+export async function postOffer(url, token, sdp) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token}` },
+    body: sdp,
+  });
+  if (res.status !== 201) {
+    let err = { code: `http_${res.status}`, message: res.statusText };
+    try { err = (await res.json()).error ?? err; } catch { /* not JSON */ }
+    throw Object.assign(new Error(err.message), { code: err.code, status: res.status });
+  }
+  return { location: res.headers.get("Location"), answer: await res.text() };
+}
+
+// A published resource is DELETEd when the page goes (reload, close), which
+// frees its stage position at once; the returned function stops it by hand.
+export function releaseOnLeave(pc, location, token) {
+  const auth = { Authorization: `Bearer ${token}` };
+  const onHide = () => { fetch(location, { method: "DELETE", headers: auth, keepalive: true }).catch(() => {}); };
+  window.addEventListener("pagehide", onHide);
+  return async () => {
+    window.removeEventListener("pagehide", onHide);
+    pc.close();
+    await fetch(location, { method: "DELETE", headers: auth }).catch(() => {});
   };
 }
 
