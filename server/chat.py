@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from server.chat_writer import ChatWriter
 from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, NotFound, RateLimited
@@ -32,10 +33,15 @@ def view(m: ChatMessage) -> dict[str, Any]:
 
 
 async def send(
-    db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
-    session_id: str, text: str,
+    db: Database, writer: ChatWriter, shared: SharedState, cfg: InteractionSettings,
+    principal: Principal, session_id: str, text: str,
 ) -> dict[str, Any]:
-    """Store one message; once this returns, the message survives a restart."""
+    """Store one message; once this returns, the message survives a restart.
+
+    The checks read in their own short session; the insert goes through the
+    process's group commit (server/chat_writer.py), which publishes the
+    message to the room after its commit.
+    """
     try:
         text = clean(text, multiline=True)
     except BadText as exc:
@@ -46,22 +52,19 @@ async def send(
     # never a database query.
     if not await shared.hit(f"chat:{principal.key}", cfg.chat_rate, cfg.chat_rate_window):
         raise RateLimited("rate_limited")
-    async with db.transaction() as s:
+    async with db.session() as s:
         session = await load_session(s, session_id)
         await check_can_write(s, principal, session_id)
-        check_open_for_writing(session, principal)
-        moderator = principal.can_moderate(session_id)
-        if session.slow_mode and not moderator and not await shared.hit(
-            f"slow:{session_id}:{principal.key}", 1, session.slow_mode
-        ):
-            raise Refused("slow_mode", seconds=session.slow_mode)
-        msg = ChatMessage(
-            session_id=session_id, author_key=principal.key, author_name=principal.name,
-            author_role=principal.role.value, text=text,
-        )
-        s.add(msg)
-        await s.flush()
-        return view(msg)
+    check_open_for_writing(session, principal)
+    moderator = principal.can_moderate(session_id)
+    if session.slow_mode and not moderator and not await shared.hit(
+        f"slow:{session_id}:{principal.key}", 1, session.slow_mode
+    ):
+        raise Refused("slow_mode", seconds=session.slow_mode)
+    return await writer.write(ChatMessage(
+        session_id=session_id, author_key=principal.key, author_name=principal.name,
+        author_role=principal.role.value, text=text,
+    ))
 
 
 async def history(db: Database, session_id: str, limit: int) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -51,6 +52,15 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer per database. Without turns, concurrent write
+        # transactions of this process meet in SQLite's busy handler, which
+        # sleeps and retries in worker threads (seconds under a chat rush);
+        # with this lock they queue here, in arrival order, and never wait on
+        # each other inside SQLite. Other processes still meet SQLite's busy
+        # timeout (several processes need PostgreSQL anyway).
+        self.write_turn: asyncio.Lock | None = (
+            asyncio.Lock() if url.startswith("sqlite") else None)
+        self._writer: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -59,9 +69,26 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits together, or not at all."""
-        async with self.sessionmaker() as s, s.begin():
-            yield s
+        """A session whose work commits together, or not at all.
+
+        On SQLite, write transactions of this process take turns
+        (`write_turn`): never open one inside another, it would wait for
+        itself; that mistake raises instead of hanging.
+        """
+        if self.write_turn is None:
+            async with self.sessionmaker() as s, s.begin():
+                yield s
+            return
+        me = asyncio.current_task()
+        if me is not None and self._writer is me:
+            raise RuntimeError("db.transaction() inside another one: it would wait for itself")
+        async with self.write_turn:
+            self._writer = me
+            try:
+                async with self.sessionmaker() as s, s.begin():
+                    yield s
+            finally:
+                self._writer = None
 
     async def migrate(self) -> None:
         async with self.engine.begin() as conn:

@@ -8,7 +8,7 @@ from aiohttp import web
 from server import chat
 from server.interaction import Refused
 from server.keys import DB, SETTINGS, SHARED
-from server.realtime.chat_fanout import CHAT_FANOUT
+from server.realtime.chat_fanout import CHAT_WRITER
 from server.realtime.common import (
     PRESENCE,
     Ack,
@@ -36,10 +36,10 @@ def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     async def send(sid: str, principal: Principal, p: SendIn) -> Ack:
         if not app[PRESENCE].joined(sid, p.session):
             raise Refused("not_joined")
-        message = await chat.send(app[DB], app[SHARED], app[SETTINGS].interaction, principal,
-                                  p.session, p.text)
-        # Stored first, then published: an acknowledged message is never lost.
-        await app[CHAT_FANOUT].publish(message)
+        # Stored (group commit), published to the room, then acknowledged:
+        # an acknowledged message is never lost (server/chat_writer.py).
+        message = await chat.send(app[DB], app[CHAT_WRITER], app[SHARED],
+                                  app[SETTINGS].interaction, principal, p.session, p.text)
         return {"message": message}
 
     @on(sio, "chat:delete", DeleteIn)

@@ -28,9 +28,11 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from server import chat
+from server.chat_writer import ChatWriter
 from server.coalesce import Coalescer
 from server.config import InteractionSettings
-from server.keys import SETTINGS, SIO
+from server.keys import DB, SETTINGS, SIO
 from server.realtime.common import session_room
 from server.realtime.fanout import encode_event
 from server.realtime.roomcast import ROOMCAST, Roomcast
@@ -57,11 +59,14 @@ class ChatFanout:
         self.sio, self.roomcast, self.cfg = sio, roomcast, cfg
         self.coalescer: Coalescer[str, dict[str, Any]] = Coalescer(cfg.chat_tick, self._flush)
 
-    async def publish(self, message: dict[str, Any]) -> None:
-        if self.cfg.chat_fanout == "emit":
-            await self.sio.emit("chat:message", message, room=session_room(message["session"]))
-        else:
-            self.coalescer.add(message["session"], message)
+    async def publish(self, messages: list[dict[str, Any]]) -> None:
+        """Messages just committed (server/chat_writer.py), in their order."""
+        for message in messages:
+            if self.cfg.chat_fanout == "emit":
+                await self.sio.emit("chat:message", message,
+                                    room=session_room(message["session"]))
+            else:
+                self.coalescer.add(message["session"], message)
 
     async def _flush(self, session_id: str, messages: list[dict[str, Any]]) -> None:
         step = self.cfg.chat_batch_max
@@ -75,11 +80,18 @@ class ChatFanout:
 
 
 CHAT_FANOUT: web.AppKey[ChatFanout] = web.AppKey("chat_fanout", ChatFanout)
+CHAT_WRITER: web.AppKey[ChatWriter] = web.AppKey("chat_writer", ChatWriter)
 
 
 async def chat_fanout_ctx(app: web.Application) -> AsyncIterator[None]:
     fanout = ChatFanout(app[SIO], app[ROOMCAST], app[SETTINGS].interaction)
     app[CHAT_FANOUT] = fanout
     fanout.coalescer.start()
+    # The writer publishes into the fan-out: on shutdown it stores and
+    # publishes what is queued before the fan-out sends its last batches.
+    writer = ChatWriter(app[DB], chat.view, fanout.publish)
+    app[CHAT_WRITER] = writer
+    writer.start()
     yield
+    await writer.close()
     await fanout.coalescer.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from server import chat, question
+from server.chat_writer import ChatWriter
 from server.config import InteractionSettings
 from server.db import Database
 from server.errors import Forbidden, NotFound, RateLimited
@@ -103,27 +104,37 @@ async def test_open_mode_and_limits(db: Database) -> None:
 
 async def test_chat_sanctions_slow_mode_and_delete(db: Database) -> None:
     shared = MemorySharedState()
-    m = await chat.send(db, shared, CFG, person(1), "s1", "hello")
+    published: list[dict[str, object]] = []
+
+    async def publish(messages: list[dict[str, object]]) -> None:
+        published.extend(messages)
+
+    writer = ChatWriter(db, chat.view, publish)
+    writer.start()
+    m = await chat.send(db, writer, shared, CFG, person(1), "s1", "hello")
     await sanction(db, MOD, "s1", "mute", Target(message=m["id"]))
     with pytest.raises(Refused) as e:
-        await chat.send(db, shared, CFG, person(1), "s1", "still?")
+        await chat.send(db, writer, shared, CFG, person(1), "s1", "still?")
     assert e.value.code == "muted"
-    await chat.send(db, shared, CFG, person(1), "s2", "elsewhere is fine")
+    await chat.send(db, writer, shared, CFG, person(1), "s2", "elsewhere is fine")
     with pytest.raises(Forbidden) as e:
         await sanction(db, MOD, None, "ban", Target(message=m["id"]))
     assert e.value.code == "forbidden"  # a session moderator has no event-wide power
     change = await sanction(db, MOD, "s1", "unmute", Target(user="p1"))
     assert (change.kind, change.active, change.subject_name) == ("mute", False, "P1")
     await update_session(db, MOD, "s1", None, None, 30)
-    await chat.send(db, shared, CFG, person(1), "s1", "one")
+    await chat.send(db, writer, shared, CFG, person(1), "s1", "one")
     with pytest.raises(Refused) as e:
-        await chat.send(db, shared, CFG, person(1), "s1", "two")
+        await chat.send(db, writer, shared, CFG, person(1), "s1", "two")
     assert e.value.code == "slow_mode"
     with pytest.raises(Forbidden) as e:
         await chat.delete(db, person(2), m["id"])
     assert e.value.code == "forbidden"
     assert (await chat.delete(db, MOD, m["id"])) == {"session": "s1", "id": m["id"]}
     assert [x["text"] for x in await chat.history(db, "s1", 50)] == ["one"]
+    # Refused messages were never published.
+    assert [m["text"] for m in published] == ["hello", "elsewhere is fine", "one"]
+    await writer.close()
 
 
 def test_flood_limit_per_connection() -> None:
