@@ -36,6 +36,7 @@ from server.models_poll import Poll, PollBallot
 from server.moderation import check_can_write
 from server.roles import Principal, Role
 from server.shared import SharedState
+from server.text import BadText, clean
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 6
 
@@ -118,15 +119,25 @@ async def create(
     db: Database, shared: SharedState, cfg: InteractionSettings, principal: Principal,
     session_id: str, question: str, options: list[str], multiple: bool, anonymous: bool,
 ) -> Change:
-    question = question.strip()
-    options = [o.strip() for o in options]
-    if not question:
-        raise Refused("empty")
+    # The same text rule as chat and names (server/text.py): everyone sees
+    # these, so no control characters, no bidi overrides, nothing invisible.
+    try:
+        question = clean(question, multiline=True)
+    except BadText as exc:
+        raise Refused(exc.code, str(exc)) from None
     if len(question) > cfg.poll_max_chars:
         raise Refused("too_long", max=cfg.poll_max_chars)
     if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
         raise Invalid("options", min=MIN_OPTIONS, max=MAX_OPTIONS)
-    if any(not o or len(o) > cfg.poll_option_chars for o in options):
+    cleaned = []
+    for i, o in enumerate(options):
+        try:
+            cleaned.append(clean(o))
+        except BadText as exc:
+            # One code for "an option is wrong"; which one and why in the detail.
+            raise Invalid("options", str(exc), option=i, reason=exc.code) from None
+    options = cleaned
+    if any(len(o) > cfg.poll_option_chars for o in options):
         raise Invalid("options", max_chars=cfg.poll_option_chars)
     if not can_run(principal, session_id):
         raise Forbidden("forbidden")

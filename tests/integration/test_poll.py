@@ -199,3 +199,33 @@ async def test_vote_rate_limit_and_mute(tmp_path: Path) -> None:
             assert ack["error"] == "muted", ack
             results = await m.wait_for("poll:results", lambda d: d["counts"] == [0, 0, 1])
             assert results["voters"] == 1
+
+
+async def test_poll_texts_follow_the_chat_text_rule(tmp_path: Path) -> None:
+    """Question and options are seen by everyone: the rule of server/text.py."""
+    async with app_server(tmp_path) as app:
+        s1 = (await app.session_ids())[0]
+        async with clients((app.url, await app.invite("moderator", s1))) as (m,):
+            await m.join(s1)
+            ok = ["Oui", "لا"]
+            for question, options, code, detail in [
+                ("Eve\u202egnp.exe?", ok, "invalid_text", {}),      # bidi override
+                ("Which\x07 day?", ok, "invalid_text", {}),          # control character
+                ("\u200b\u2060 ", ok, "empty", {}),                  # nothing visible
+                ("q", ["Mon", "Tue\u2066"], "options", {"option": 1, "reason": "invalid_text"}),
+                ("q", ["\u200b", "Tue"], "options", {"option": 0, "reason": "empty"}),
+                ("q", ["Mon", "Tue\nWed"], "options", {"option": 1, "reason": "invalid_text"}),
+            ]:
+                ack = await m.call("poll:create", {"session": s1, "question": question,
+                                                   "options": options})
+                assert ack["ok"] is False and ack["error"] == code, (question, options, ack)
+                assert ack.items() >= detail.items(), ack
+                assert ack.get("message"), ack  # says what is wrong
+            assert (await m.call("poll:list", {"session": s1}))["polls"] == []
+            # Every script and the joiners emoji need stay allowed; lines too.
+            ack = await m.call("poll:create", {"session": s1,
+                                               "question": "  آیا جلسه\u200cی بعد؟\nNext? ",
+                                               "options": ["👍🏽", "👨\u200d👩\u200d👧"]})
+            assert ack["ok"], ack
+            assert ack["poll"]["question"] == "آیا جلسه\u200cی بعد؟\nNext?"
+            assert ack["poll"]["options"] == ["👍🏽", "👨\u200d👩\u200d👧"]
