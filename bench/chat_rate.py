@@ -109,7 +109,15 @@ def worker(urls_tokens: list[tuple[str, str]], session: str, batch: bool, deflat
                 while (any(len(r.ids) < expected for r in receivers)
                        and time.monotonic() < deadline):
                     await asyncio.sleep(0.1)
+                # Per message: first and last arrival over this process's receivers.
+                spread: dict[int, list[float]] = {}
+                for r in receivers:
+                    for i, d in zip(r.ids, r.delays, strict=True):
+                        lo_hi = spread.setdefault(i, [d, d])
+                        lo_hi[0], lo_hi[1] = min(lo_hi[0], d), max(lo_hi[1], d)
                 out.put({
+                    "spread": spread,
+                    "dropped": sum(c.dropped for c in clients),
                     "delays": [d for r in receivers for d in r.delays],
                     "counts": [len(r.ids) for r in receivers],
                     "orders": [hashlib.sha1(repr(r.ids).encode()).hexdigest()
@@ -125,11 +133,15 @@ def worker(urls_tokens: list[tuple[str, str]], session: str, batch: bool, deflat
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    return sum(cpu_each(pids))
+
+
+def cpu_each(pids: list[int]) -> list[float]:
+    out = []
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return out
 
 
 async def send_phase(senders: list[RawClient], session: str, phase: str, rate: float,
@@ -198,10 +210,18 @@ async def run_layout(urls: list[str], pids: list[int], n: int, rates: list[float
             await asyncio.sleep(idle_window)
             idle_rate = (cpu_seconds(pids) - c0) / idle_window
             spy = _start_spy(profile, pids, f"{label}-{rate:g}", duration)
-            c0, ts = cpu_seconds(pids), time.monotonic()
+            load = os.getloadavg()
+            client_pids = [p.pid for p in procs if p.pid is not None]
+            each0, k0 = cpu_each(pids), cpu_seconds(client_pids)
+            me0 = time.process_time()
+            ts = time.monotonic()
             sent, acks = await send_phase(senders, session, phase, rate, duration)
             await asyncio.sleep(1.0)  # the last tick and deliveries
-            busy = cpu_seconds(pids) - c0 - idle_rate * (time.monotonic() - ts)
+            span = time.monotonic() - ts
+            each = [b - a for a, b in zip(each0, cpu_each(pids), strict=True)]
+            busy = sum(each) - idle_rate * span
+            clients_cores = (cpu_seconds(client_pids) - k0) / span
+            sender_cores = (time.process_time() - me0) / span
             if spy is not None:
                 spy.wait()
             for c in cmds:
@@ -209,6 +229,12 @@ async def run_layout(urls: list[str], pids: list[int], n: int, rates: list[float
             parts = [await asyncio.get_running_loop().run_in_executor(None, out.get)
                      for _ in procs]
             delays = [d * 1000 for p in parts for d in p["delays"]]
+            first: dict[int, float] = {}
+            last: dict[int, float] = {}
+            for p in parts:
+                for i, (lo, hi) in p["spread"].items():
+                    first[i] = min(first.get(i, lo), lo)
+                    last[i] = max(last.get(i, hi), hi)
             counts = [c for p in parts for c in p["counts"]]
             orders = {o for p in parts for o in p["orders"]}
             results.append({
@@ -222,7 +248,15 @@ async def run_layout(urls: list[str], pids: list[int], n: int, rates: list[float
                 "receivers_with_duplicates_or_repeats": sum(p["reordered"] for p in parts),
                 "ack_p50_ms": round(pct([a * 1000 for a in acks], 50), 1),
                 "ack_p99_ms": round(pct([a * 1000 for a in acks], 99), 1),
+                "first_arrival_p50_ms": round(pct([v * 1000 for v in first.values()], 50), 1),
+                "last_arrival_p50_ms": round(pct([v * 1000 for v in last.values()], 50), 1),
+                "last_arrival_p99_ms": round(pct([v * 1000 for v in last.values()], 99), 1),
+                "disconnected": sum(p["dropped"] for p in parts),
                 "server_cpu_cores": round(busy / duration + idle_rate, 2),
+                "server_cores_each": [round(e / span, 2) for e in each],
+                "client_procs_cores": round(clients_cores, 2),
+                "sender_proc_cores": round(sender_cores, 2),
+                "load_at_start": [round(x, 2) for x in load],
                 "server_cpu_ms_per_message": round(busy / sent * 1000, 2),
                 "server_cpu_us_per_delivery": round(busy / sent / n * 1e6, 2),
                 "load_avg": os.getloadavg()[0],
@@ -303,6 +337,7 @@ async def main() -> None:
     for r in summary:
         print(f"{r['layout']:>12} {r['rate_per_s']:>5g}/s p50 {r['p50_ms']:>7} p99 "
               f"{r['p99_ms']:>7} ms lost {r['lost']} orders {r['distinct_orders']} "
+              f"dropped {r['disconnected']} clients {r['client_procs_cores']} cores "
               f"cpu {r['server_cpu_cores']} cores, {r['server_cpu_us_per_delivery']} µs/delivery")
     by = {(r["layout"], r["rate_per_s"]): r for r in summary}
     for (label, rate), r in by.items():

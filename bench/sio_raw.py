@@ -34,6 +34,8 @@ class RawClient:
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self.closing = False
+        self.dropped = False  # the server (or the network) closed it, not us
 
     async def connect(self) -> RawClient:
         ws_url = self.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
@@ -68,6 +70,7 @@ class RawClient:
                 fut = self._acks.pop(int(body[:i]), None)
                 if fut and not fut.done():
                     fut.set_result(json.loads(body[i:])[0])
+        self.dropped = not self.closing
 
     async def call(self, event: str, payload: Any, timeout: float = 30) -> Any:
         assert self.ws is not None
@@ -78,6 +81,7 @@ class RawClient:
         return await asyncio.wait_for(fut, timeout)
 
     async def close(self) -> None:
+        self.closing = True
         if self.ws is not None:
             with contextlib.suppress(Exception):
                 await self.ws.close()
