@@ -57,6 +57,7 @@ class Receiver:
     def __init__(self) -> None:
         self.delays: list[float] = []
         self.ids: list[int] = []
+        self.sent_at: dict[int, float] = {}
         self.phase = ""
 
     def on_event(self, event: str, data: Any, now: float) -> None:
@@ -72,6 +73,7 @@ class Receiver:
             return
         self.delays.append(now - float(parts[2]))
         self.ids.append(m["id"])
+        self.sent_at[m["id"]] = float(parts[2])
 
 
 def worker(urls_tokens: list[tuple[str, str]], session: str, batch: bool, deflate: bool,
@@ -102,7 +104,7 @@ def worker(urls_tokens: list[tuple[str, str]], session: str, batch: bool, deflat
                     break
                 if msg[0] == "phase":
                     for r in receivers:
-                        r.phase, r.delays, r.ids = msg[1], [], []
+                        r.phase, r.delays, r.ids, r.sent_at = msg[1], [], [], {}
                     continue
                 # ("collect", expected): wait until every receiver has them all.
                 expected, deadline = msg[1], time.monotonic() + 60
@@ -113,7 +115,7 @@ def worker(urls_tokens: list[tuple[str, str]], session: str, batch: bool, deflat
                 spread: dict[int, list[float]] = {}
                 for r in receivers:
                     for i, d in zip(r.ids, r.delays, strict=True):
-                        lo_hi = spread.setdefault(i, [d, d])
+                        lo_hi = spread.setdefault(i, [d, d, r.sent_at[i]])
                         lo_hi[0], lo_hi[1] = min(lo_hi[0], d), max(lo_hi[1], d)
                 out.put({
                     "spread": spread,
@@ -235,10 +237,12 @@ async def run_layout(urls: list[str], pids: list[int], n: int, rates: list[float
             delays = [d * 1000 for p in parts for d in p["delays"]]
             first: dict[int, float] = {}
             last: dict[int, float] = {}
+            sent_at: dict[int, float] = {}
             for p in parts:
-                for i, (lo, hi) in p["spread"].items():
+                for i, (lo, hi, at) in p["spread"].items():
                     first[i] = min(first.get(i, lo), lo)
                     last[i] = max(last.get(i, hi), hi)
+                    sent_at[i] = at
             counts = [c for p in parts for c in p["counts"]]
             orders = {o for p in parts for o in p["orders"]}
             results.append({
@@ -255,6 +259,10 @@ async def run_layout(urls: list[str], pids: list[int], n: int, rates: list[float
                 "first_arrival_p50_ms": round(pct([v * 1000 for v in first.values()], 50), 1),
                 "last_arrival_p50_ms": round(pct([v * 1000 for v in last.values()], 50), 1),
                 "last_arrival_p99_ms": round(pct([v * 1000 for v in last.values()], 99), 1),
+                # The slowest messages: (send wall time, first, last arrival ms),
+                # to match against the servers' GC log (--gc-log).
+                "slowest": [(round(sent_at[i], 3), round(first[i] * 1000), round(last[i] * 1000))
+                            for i in sorted(last, key=last.__getitem__)[-5:]],
                 "disconnected": sum(p["dropped"] for p in parts),
                 "sending_s": round(sending_s, 1), "until_all_delivered_s": round(span, 1),
                 "server_cpu_cores": round(busy / span + idle_rate, 2),
@@ -311,6 +319,8 @@ async def main() -> None:
     ap.add_argument("--paths", default="emit,tick")
     ap.add_argument("--no-deflate", action="store_true",
                     help="clients do not negotiate permessage-deflate (browsers do)")
+    ap.add_argument("--gc-log", type=Path, default=None,
+                    help="servers log collections >= 5 ms here (bench/gc_probe)")
     ap.add_argument("--profile", type=Path, default=None,
                     help="py-spy raw profiles of the first server per phase into this folder")
     args = ap.parse_args()
@@ -325,6 +335,10 @@ async def main() -> None:
             for path in args.paths.split(","):
                 label = f"{layout}-{path}"
                 env = env_for(org, path)
+                if args.gc_log:
+                    args.gc_log.mkdir(parents=True, exist_ok=True)
+                    env |= {"HALQA_GC_LOG": str(args.gc_log.resolve()),
+                            "PYTHONPATH": str(ROOT / "bench" / "gc_probe")}
                 stack = contextlib.AsyncExitStack()
                 async with stack:
                     if layout == "two":
