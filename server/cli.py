@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve_forever(settings: Settings, reuse_port: bool = False) -> int:
+    from server import gcpolicy
     from server.app import create_app
 
     try:
@@ -97,6 +98,8 @@ def serve_forever(settings: Settings, reuse_port: bool = False) -> int:
         print(f"halqa is running: open {settings.base_url}/", flush=True)
 
     app.on_startup.append(announce)
+    # Start-up's objects out of every full collection (server/gcpolicy.py).
+    app.on_startup.append(gcpolicy.freeze_after_start)
     if settings.public_url is None and settings.host in ("0.0.0.0", "::"):  # noqa: S104
         log.warning(
             "public_url_unset",
