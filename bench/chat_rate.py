@@ -321,6 +321,9 @@ async def main() -> None:
                     help="clients do not negotiate permessage-deflate (browsers do)")
     ap.add_argument("--gc-log", type=Path, default=None,
                     help="servers log collections >= 5 ms here (bench/gc_probe)")
+    ap.add_argument("--gc-threshold", default=None,
+                    help="an experiment: the servers' gc.set_threshold, e.g. 50000,20,100 "
+                         "(applied by bench/gc_probe; needs --gc-log)")
     ap.add_argument("--profile", type=Path, default=None,
                     help="py-spy raw profiles of the first server per phase into this folder")
     args = ap.parse_args()
@@ -339,6 +342,8 @@ async def main() -> None:
                     args.gc_log.mkdir(parents=True, exist_ok=True)
                     env |= {"HALQA_GC_LOG": str(args.gc_log.resolve()),
                             "PYTHONPATH": str(ROOT / "bench" / "gc_probe")}
+                    if args.gc_threshold:
+                        env["HALQA_GC_THRESHOLD"] = args.gc_threshold
                 stack = contextlib.AsyncExitStack()
                 async with stack:
                     if layout == "two":

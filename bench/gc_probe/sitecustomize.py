@@ -9,6 +9,9 @@ import os
 import time
 
 _dir = os.environ.get("HALQA_GC_LOG")
+_threshold = os.environ.get("HALQA_GC_THRESHOLD")  # an experiment: "gen0,gen1,gen2"
+if _threshold:
+    gc.set_threshold(*(int(x) for x in _threshold.split(",")))
 if _dir:
     _start = [0.0, 0.0]
     _census: list[int] = []
