@@ -98,7 +98,7 @@ def serve_forever(settings: Settings, reuse_port: bool = False) -> int:
         print(f"halqa is running: open {settings.base_url}/", flush=True)
 
     app.on_startup.append(announce)
-    # Start-up's objects out of every full collection (server/gcpolicy.py).
+    # Few full collections, none over start-up's objects (server/gcpolicy.py).
     app.on_startup.append(gcpolicy.freeze_after_start)
     if settings.public_url is None and settings.host in ("0.0.0.0", "::"):  # noqa: S104
         log.warning(
