@@ -14,7 +14,7 @@ later, and those few messages were the whole 1 msg/s p99. Two causes:
   triggered a full collection. With a young threshold of 50 000 they die
   (by reference count) before a collection sees them, and full collections
   wait for 100 middle ones. Same run, same load: no full collection in two
-  minutes instead of 38, and 0.72 core at 50/s instead of 0.85–0.93.
+  minutes of sending instead of 38, and 0.72 core at 50/s instead of 0.85–0.93.
 Cost: cyclic garbage that reaches the old generation is freed later, so the
 process holds somewhat more memory between full collections.
 
