@@ -86,7 +86,13 @@ class ChatWriter:
                     stop = True
                     break
                 batch.append(nxt)
-            await self._write(batch)
+            try:
+                await self._write(batch)
+            except Exception as exc:  # a bug here must not stop every later send
+                log.exception("chat_writer_failed", messages=len(batch))
+                for p in batch:
+                    if not p.done.done():
+                        p.done.set_exception(exc)
             if stop:
                 return
 

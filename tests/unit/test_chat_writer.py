@@ -138,3 +138,25 @@ async def test_nested_sqlite_write_transaction_raises_instead_of_hanging(
     async with asyncio.timeout(5), db.transaction() as s:
         s.add(message("after"))
     assert await count(db) == 1
+
+
+async def test_a_failed_publish_still_acks_what_was_stored_and_the_writer_goes_on(
+        db: Database) -> None:
+    calls: list[int] = []
+
+    async def flaky(messages: list[dict[str, Any]]) -> None:
+        calls.append(len(messages))
+        if len(calls) == 1:
+            raise RuntimeError("the bus is away")
+
+    writer = ChatWriter(db, chat.view, flaky)
+    writer.start()
+    try:
+        # Stored, so acknowledged (the join history shows it), though not sent live.
+        first = await writer.write(message("stored, not sent"))
+        second = await writer.write(message("next"))
+    finally:
+        await writer.close()
+    assert (first["text"], second["text"]) == ("stored, not sent", "next")
+    assert calls == [1, 1]
+    assert [m["text"] for m in await chat.history(db, "s1", 10)] == ["stored, not sent", "next"]
