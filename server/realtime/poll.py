@@ -26,6 +26,7 @@ from server.realtime.common import (
     PRESENCE,
     Ack,
     Payload,
+    RowId,
     SessionId,
     Text,
     on,
@@ -53,11 +54,11 @@ class CreateIn(Payload):
 
 
 class PollIn(Payload):
-    poll: int
+    poll: RowId  # past 2^63 the database raises: "invalid", not "internal"
 
 
 class VoteIn(Payload):
-    poll: int
+    poll: RowId
     choices: Annotated[list[int], Field(max_length=poll.MAX_OPTIONS)]
 
 
