@@ -117,14 +117,24 @@ def proc_figures(pid: int) -> dict[str, float]:
             "udp": len(socks & _inodes(pid, "udp")), "tcp": len(socks & _inodes(pid, "tcp"))}
 
 
-def worker(pairs: list[tuple[str, str]], session: str, cfg: SoakConfig, share: float,
+async def _pause(seconds: float, stop: Any) -> None:
+    """Sleep, but wake when the run ends (a question may wait ~20 s)."""
+    end = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < end:
+        await asyncio.sleep(min(0.2, end - time.monotonic()))
+
+
+def worker(pairs: list[tuple[str, str]], session: str, cfg: SoakConfig, quiet: Any,
            ready: Any, go: Any, stop: Any, out: Any) -> None:
-    """One client process: its share of participants and of the activity."""
-    asyncio.run(_participants(pairs, session, cfg, share, ready, go, stop, out))
+    """One client process: its share of participants and of the activity.
+    `quiet` counts the workers done sending (a shared integer)."""
+    asyncio.run(_participants(pairs, session, cfg, quiet, ready, go, stop, out))
 
 
 async def _participants(pairs: list[tuple[str, str]], session: str, cfg: SoakConfig,
-                        share: float, ready: Any, go: Any, stop: Any, out: Any) -> None:
+                        quiet: Any, ready: Any, go: Any, stop: Any, out: Any) -> None:
+    workers = cfg.workers
+    share = 1 / workers
     # What each client received (sets: a repeat is counted apart, not twice).
     got_chat: list[set[int]] = [set() for _ in pairs]
     got_questions: list[set[int]] = [set() for _ in pairs]
@@ -166,7 +176,9 @@ async def _participants(pairs: list[tuple[str, str]], session: str, cfg: SoakCon
             rng = random.Random(f"{kind}{os.getpid()}")
             n = 0
             while not stop.is_set():
-                await asyncio.sleep(rng.expovariate(rate * share) if rate * share else 1)
+                await _pause(rng.expovariate(rate * share) if rate * share else 1, stop)
+                if stop.is_set():  # nothing new after the end: the others count now
+                    break
                 who = rng.randrange(len(clients))
                 c = clients[who]
                 if c.ws is None or c.ws.closed:
@@ -202,6 +214,12 @@ async def _participants(pairs: list[tuple[str, str]], session: str, cfg: SoakCon
             await asyncio.sleep(0.2)
         for t in tasks:
             await asyncio.gather(t, return_exceptions=True)
+        # Count only once every worker's last call is acknowledged: a message
+        # acked after another worker counted would look lost.
+        with quiet.get_lock():
+            quiet.value += 1
+        while quiet.value < workers:
+            await asyncio.sleep(0.1)
         await asyncio.sleep(3)  # last deliveries
         # RawClient never reconnects: a connection closed now was lost during the run.
         disconnects = sum(1 for c in clients if c.ws is None or c.ws.closed)
@@ -341,7 +359,8 @@ async def _drive(cfg: SoakConfig, servers: list[ServerProcess], org: str) -> dic
                          go, stop, out)
                   for w in range(cfg.viewer_workers) if watch[w::cfg.viewer_workers]]
         viewers_s = await _until_ready([p for p, _ in vprocs], [r for _, r in vprocs])
-        pprocs = [_spawn(ctx, worker, (pairs[w::cfg.workers], plenary, cfg, 1 / cfg.workers),
+        quiet = ctx.Value("i", 0)
+        pprocs = [_spawn(ctx, worker, (pairs[w::cfg.workers], plenary, cfg, quiet),
                          go, stop, out)
                   for w in range(cfg.workers)]
         connect_s = await _until_ready([p for p, _ in pprocs], [r for _, r in pprocs])
