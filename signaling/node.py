@@ -202,6 +202,12 @@ class Node:
         if pull is not None and pull.holder == holder and pull.pc.connectionState not in (
             "failed", "closed"
         ):
+            if stage.upstream is not pull:
+                # The stage emptied and was dropped while its pull idled (it
+                # outlives its last viewer by PULL_IDLE_S): this is a new Stage
+                # object, and without the pull its viewers get no media at all.
+                stage.upstream = pull
+                stage.rebind()
             return
         if session in self._pulling:
             return

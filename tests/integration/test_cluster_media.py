@@ -102,6 +102,37 @@ async def test_edge_viewers_share_one_pull_and_requests_route(
             await pub.close(a.http, a.url)
 
 
+async def test_an_edge_viewer_after_the_last_one_left_gets_media(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The edge drops an empty stage at once but keeps its pull a few seconds
+    (PULL_IDLE_S): a viewer arriving meanwhile must be fed from that pull.
+    (Seen in bench.join_latency --edge: one viewer after another, the second
+    connected and never got a packet.)"""
+    shared = {"redis_url": redis_url, "organizer_token": "o" * 32,
+              "cluster_secret": secrets.token_urlsafe(32)}
+    async with app_server(tmp_path, **shared) as a, app_server(tmp_path, **shared) as b:
+        na, nb = node(a), node(b)
+        speaker = await a.invite("speaker", SESSION)
+        pub = await whip_publish(a.http, a.url, SESSION, speaker)
+        peers = []
+        try:
+            await wait_for(lambda: SESSION in na.held, what="A holds the stage")  # type: ignore[attr-defined]
+            for i in range(3):
+                viewer = await whep_play(b.http, b.url, SESSION, await a.register(f"S{i}"))
+                peers.append(viewer)
+                await wait_for(lambda v=viewer: v.frames["video"] > 5, timeout=20,  # type: ignore[misc]
+                               what=f"viewer {i} on the edge decodes")
+                await viewer.close(b.http, b.url)
+                await wait_for(lambda: SESSION not in nb.registry.stages,  # type: ignore[attr-defined]
+                               what="the edge dropped the empty stage")
+                assert len(nb.pulls) == 1  # type: ignore[attr-defined]  # the same pull, idling
+        finally:
+            for p in peers:
+                await p.close()
+            await pub.close(a.http, a.url)
+
+
 async def test_a_full_or_draining_node_hands_viewers_and_speakers_over(
     tmp_path: Path, redis_url: str
 ) -> None:
