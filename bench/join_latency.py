@@ -2,14 +2,15 @@
 
     python -m bench.join_latency [--joins 20] [--edge]
 
-The real app runs in this process; a Chromium speaker (fake camera, the
+The app runs as real `halqa serve` processes (a private Redis, one SQLite
+database); a Chromium speaker (fake camera, the
 studio page, so keyframe requests are honoured as in real use) is live.
 Each join opens a fresh browser context on the watch page's origin with no
 media flags (so its ICE candidates are mDNS names and the server reaches it
 peer-reflexively), connects Socket.IO, then times
 `watchStage()` -> first frame painted from the camera slot
 (requestVideoFrameCallback). Prints p50/p95 and the ICE-connected share.
---edge: two nodes sharing a private Redis, the speaker on one, viewers on the
+--edge: two nodes, the speaker on one, viewers on the
 other (which pulls the stage from the first; signaling/edge.py).
 """
 
@@ -19,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import secrets
 import statistics
 import tempfile
 from pathlib import Path
@@ -38,15 +38,36 @@ JOIN = """async ([sessionId, token]) => {
   const Native = window.RTCPeerConnection;
   window.RTCPeerConnection = function (...a) {
     const pc = new Native(...a);
+    window.joinPc = pc;  // read by DIAGNOSE when a join never shows a frame
     pc.addEventListener('iceconnectionstatechange', () => {
       const now = performance.now() - t0;
       if (pc.iceConnectionState === 'connected' && !marks.iceOnly) marks.iceOnly = now;
     });
+    for (const name of ['createOffer', 'setLocalDescription', 'setRemoteDescription']) {
+      const native = pc[name].bind(pc);
+      pc[name] = async (...args) => {
+        marks[name + '0'] ??= performance.now() - t0;
+        const r = await native(...args);
+        marks[name] ??= performance.now() - t0;
+        return r;
+      };
+    }
     pc.addEventListener('icecandidate', (e) => {
       const now = performance.now() - t0;
       if (e.candidate && !marks.cand) marks.cand = now;
     });
     return pc;
+  };
+  const nativeFetch = window.fetch;
+  window.fetch = async (url, init) => {
+    const whep = String(url).startsWith('/whep/') && init?.method === 'POST';
+    if (whep) marks.post ??= performance.now() - t0;
+    const res = await nativeFetch(url, init);
+    if (whep) {
+      marks.response ??= performance.now() - t0;
+      marks.server ??= res.headers.get('Server-Timing');
+    }
+    return res;
   };
   const t0 = performance.now();
   let mdns = null;
@@ -69,7 +90,19 @@ JOIN = """async ([sessionId, token]) => {
     if (r.type === 'candidate-pair' && r.nominated) pair = r;
   });
   return { ms: t1 - t0, ice: marks.ice ?? null, mdns, answered: marks.answered ?? null,
-           iceOnly: marks.iceOnly ?? null, cand: marks.cand ?? null };
+           iceOnly: marks.iceOnly ?? null, cand: marks.cand ?? null, marks };
+}"""
+
+DIAGNOSE = """async () => {
+  const pc = window.joinPc;
+  if (!pc) return 'no peer connection';
+  const out = [`connection ${pc.connectionState}, ice ${pc.iceConnectionState}`];
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video' && r.packetsReceived)
+      out.push(`mid ${r.mid}: ${r.packetsReceived} packets, ${r.framesDecoded} decoded, ` +
+               `${r.keyFramesDecoded} keyframes, ${r.pliCount} PLI, ${r.nackCount} NACK`);
+  });
+  return out.join('; ');
 }"""
 
 
@@ -81,20 +114,20 @@ async def main() -> None:
     args = parser.parse_args()
     from playwright.async_api import async_playwright
 
+    from tests.cluster_helpers import cluster
     from tests.e2e.conftest import CHROMIUM_FLAGS as FLAGS
     from tests.e2e.conftest import FAKE_MEDIA
-    from tests.support import app_server, redis_server
+    from tests.support import Halqa, redis_server
 
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        shared: dict[str, str] = {}
-        if args.edge:
-            shared = {"redis_url": stack.enter_context(redis_server(Path(tmp))),
-                      "organizer_token": secrets.token_urlsafe(24),
-                      "cluster_secret": secrets.token_urlsafe(32)}
-        async with app_server(Path(tmp), **shared) as halqa, \
-                app_server(Path(tmp), **shared) as edge, async_playwright() as pw:
-            watch = edge if args.edge else halqa
+        # Real `halqa serve` processes, as deployed: the server's event loop
+        # and garbage collector are not shared with this harness's Playwright.
+        redis_url = stack.enter_context(redis_server(Path(tmp)))
+        async with cluster(Path(tmp), redis_url, 2 if args.edge else 1,
+                           HALQA_LOG_LEVEL="warning") as nodes, async_playwright() as pw:
+            halqa = Halqa(nodes.procs[0].url, nodes.organizer, nodes.http)
+            watch = nodes.procs[-1].url
             session_id = (await halqa.session_ids())[0]
             speaker = await halqa.invite("speaker", session_id)
             fake = [*FLAGS, *FAKE_MEDIA]
@@ -111,8 +144,14 @@ async def main() -> None:
                 token = await halqa.register(name=f"Bench {i}")
                 ctx = await browser.new_context()
                 page = await ctx.new_page()
-                await page.goto(f"{watch.url}/session/{session_id}")
-                r = await asyncio.wait_for(page.evaluate(JOIN, [session_id, token]), 30)
+                await page.goto(f"{watch}/session/{session_id}")
+                try:
+                    r = await asyncio.wait_for(page.evaluate(JOIN, [session_id, token]), 30)
+                except TimeoutError:
+                    print(f"page: {await page.evaluate(DIAGNOSE)}")
+                    for proc in nodes.procs:  # what the servers said, before the folder goes
+                        print(f"--- {proc.log}\n{proc.log.read_text()[-3000:]}")
+                    raise SystemExit(f"join {i + 1}: no frame within 30 s") from None
                 results.append(r)
                 nan = float("nan")
                 print(
@@ -122,6 +161,12 @@ async def main() -> None:
                     f"{r['cand'] or nan:.0f} ms; mDNS: {r['mdns']})",
                     flush=True,
                 )
+                m = r["marks"]
+                steps = ("createOffer0", "createOffer", "setLocalDescription", "post",
+                         "response", "setRemoteDescription0", "setRemoteDescription")
+                print("         page: " + ", ".join(
+                    f"{k} {m[k]:.0f}" for k in steps if m.get(k) is not None)
+                    + f"; server: {m.get('server')}", flush=True)
                 await ctx.close()
             await browser.close()
             await studio_browser.close()
@@ -132,6 +177,7 @@ async def main() -> None:
         f"p95 {p95:.0f} ms, max {ms[-1]:.0f} ms; mDNS on in "
         f"{sum(1 for r in results if r['mdns'])}/{len(results)} joins"
     )
+    print(f"load average after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PASS_REQUEST = ("Authorization", "Content-Type", "If-Match")
 PASS_RESPONSE = (
     "Content-Type", "Location", "ETag", "Accept-Patch", "Accept-Post", "Link", "Retry-After",
+    "Halqa-Audio", "Server-Timing",
     "WWW-Authenticate", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
     "Access-Control-Allow-Headers", "Access-Control-Expose-Headers", "Access-Control-Max-Age",
 )

@@ -9,6 +9,7 @@ and the same under /whep for receive-only players.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -38,7 +39,7 @@ CORS = {
     "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
     "Access-Control-Expose-Headers": "Location, Link, ETag, Accept-Patch, Retry-After, "
-                                     "Halqa-Audio",
+                                     "Halqa-Audio, Server-Timing",
     "Access-Control-Max-Age": "600",
 }
 SDP = "application/sdp"
@@ -138,6 +139,7 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
 
 @cors
 async def whep_post(request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
     who = await caller(request)
     offer = await read_body(request, SDP)
     # `?layout=stage`: the browser watch page's fixed slots (every position);
@@ -152,6 +154,9 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
     address = host.address_of(request) if host.address_of else (request.remote or "")
     viewer, answer = await registry.watch(path_session(request), who, offer, mode, address)
     response = _created(request, "whep", viewer.id, answer)
+    # The server's share of a join, for the page and the operator (join time
+    # is click -> first frame; bench/join_latency.py reads this).
+    response.headers["Server-Timing"] = f"answer;dur={(time.perf_counter() - started) * 1000:.1f}"
     if audio is not None:
         viewer.language = audio
         live = audio in registry.stages[viewer.session_id].booths.live()
