@@ -79,6 +79,9 @@ async def _stages(app: web.Application) -> AsyncIterator[None]:
     registry.on_air_elsewhere = lambda session, pub: on_air_elsewhere(node, session, pub)
     registry.start()
     await node.start()
+    from signaling import gcpause
+
+    gcpause.settle()  # start-up's objects out of every later full collection
     yield
     await node.close()
     await registry.close()

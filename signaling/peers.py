@@ -27,7 +27,14 @@ def new_pc() -> RTCPeerConnection:
     # section of the same kind is pre-bundled onto the first one's transport
     # before BUNDLE negotiation moves that one, so it is left on a transport
     # that never connects (a browser's screen slot got no media).
-    return RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    #
+    # iceServers=[]: aiortc's default is Google's STUN server, i.e. a DNS
+    # lookup and a STUN round trip inside every answer (up to aioice's 5 s
+    # timeout where outbound UDP is filtered), for a server-reflexive
+    # candidate a server with a public address does not need. The ICE
+    # servers in settings are for clients (MediaSettings.ice_servers).
+    return RTCPeerConnection(RTCConfiguration(iceServers=[],
+                                              bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
 
 
 def new_id() -> str:

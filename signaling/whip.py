@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from signaling import aiortc_internals as ai
-from signaling import interpretation
+from signaling import gcpause, interpretation
 from signaling.booths import check_language
 from signaling.errors import (
     BadRequest,
@@ -140,6 +140,7 @@ async def whip_post(request: web.Request) -> web.StreamResponse:
 @cors
 async def whep_post(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
+    collected = gcpause.paused_s()
     who = await caller(request)
     offer = await read_body(request, SDP)
     # `?layout=stage`: the browser watch page's fixed slots (every position);
@@ -156,7 +157,9 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
     response = _created(request, "whep", viewer.id, answer)
     # The server's share of a join, for the page and the operator (join time
     # is click -> first frame; bench/join_latency.py reads this).
-    response.headers["Server-Timing"] = f"answer;dur={(time.perf_counter() - started) * 1000:.1f}"
+    response.headers["Server-Timing"] = (
+        f"answer;dur={(time.perf_counter() - started) * 1000:.1f}, "
+        f"gc;dur={(gcpause.paused_s() - collected) * 1000:.1f}")
     if audio is not None:
         viewer.language = audio
         live = audio in registry.stages[viewer.session_id].booths.live()
