@@ -81,7 +81,7 @@ async def _stages(app: web.Application) -> AsyncIterator[None]:
     await node.start()
     from signaling import gcpause
 
-    gcpause.settle()  # start-up's objects out of every later full collection
+    gcpause.count_pauses()  # for the answers' Server-Timing (whip.py)
     yield
     await node.close()
     await registry.close()
