@@ -42,6 +42,7 @@ def forward_app(cluster: ClusterConfig | None = None) -> web.Application:
         max_viewers_total=5000,
         offers_per_10s=100000,
         max_viewers_per_caller=100000,
+        max_viewers_per_address=100000,  # every bench viewer comes from 127.0.0.1
         connect_timeout_s=120,
     )
     signaling.setup(app, Host(media, any_token, cluster=cluster))
