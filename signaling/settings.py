@@ -27,15 +27,17 @@ class MediaSettings(BaseModel):
     ice_servers: list[IceServer] = Field(default_factory=list)
     # Speakers live on one stage at once (a panel); the 7th is refused.
     max_publishers: int = Field(default=6, ge=1, le=12)
-    # Admission caps per process, from the measured forwarding ceiling of one
-    # core (bench/RESULTS.md: 300 viewers at >= 95 % of packets, ~85 % of the
-    # core; at 400 the publisher leg itself loses packets and everything
-    # collapses). A viewer past them is handed to another process with room
-    # (signaling/relay.py), refused only when every process is full. Per stage
-    # on this process: one stage may fill the process, the cluster has more.
-    max_viewers: int = Field(default=300, ge=1)
+    # Admission caps per process, from a measurement (bench/RESULTS.md, "1 vs 2
+    # processes", `bench.cluster capacity` on a quiet machine): one process
+    # pays ~3.7 ms of CPU per viewer-second (0.74 core for 200 viewers at
+    # 99.5 % delivered); 85 % of a core, the headroom the publisher's own leg
+    # needs (at ~98 % its ICE consent expires and the stage collapses), is
+    # 230 viewers. A viewer past them is handed to another process with room
+    # (signaling/relay.py), refused only when every process is full. Per
+    # stage on this process: one stage may fill the process, the cluster has more.
+    max_viewers: int = Field(default=230, ge=1)
     # Across every stage this process serves (same reason, one event loop).
-    max_viewers_total: int = Field(default=300, ge=1)
+    max_viewers_total: int = Field(default=230, ge=1)
     # Keyframe requests upstream are coalesced: at most one per interval per track.
     keyframe_min_interval_ms: int = Field(default=300, ge=50)
     # A viewer still waiting for a keyframe re-asks after this long.
