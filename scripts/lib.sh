@@ -12,26 +12,29 @@ as_root() {
     echo "need root to run: $*" >&2; return 1; fi
 }
 
+# apt_install PACKAGE ...  installs Debian packages.
+apt_install() {
+  say "installing Debian packages: $*"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # ensure_apt PROGRAM:PACKAGE ...  installs Debian packages whose program is missing.
 ensure_apt() {
   local missing=() pair
   for pair in "$@"; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
   done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing Debian packages: ${missing[*]}"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
 }
 
 # ensure_apt_files PATH:PACKAGE ...  the same for packages that bring a file, not a program.
 ensure_apt_files() {
-  local pair args=()
+  local missing=() pair
   for pair in "$@"; do
-    [ -e "${pair%%:*}" ] || args+=("false:${pair##*:}")
+    [ -e "${pair%%:*}" ] || missing+=("${pair##*:}")
   done
-  [ "${#args[@]}" -eq 0 ] || ensure_apt "${args[@]}"
+  [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
 }
 
 # ensure_python_env [EXTRA]  a virtualenv in .venv with halqa installed (editable).
@@ -41,7 +44,7 @@ ensure_python_env() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "halqa needs Python 3.11+"'
     say "creating $VENV"
-    "$PYTHON" -m venv "$VENV" || { ensure_apt "false:python3-venv"; "$PYTHON" -m venv "$VENV"; }
+    "$PYTHON" -m venv "$VENV" || { apt_install python3-venv; "$PYTHON" -m venv "$VENV"; }
   fi
   stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)-${extra:-base}"
   if [ ! -f "$stamp" ]; then
