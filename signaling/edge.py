@@ -10,7 +10,7 @@ rewrite, same keyframe waits. Packets are forwarded as they arrive (no
 decoding, no frame buffering), so the hop adds the two sockets' time.
 
 Upstream feedback is per edge, not per viewer: an edge viewer's PLI goes
-through the edge track's coalescing (one per interval) to the holder, whose
+through the edge track's short coalescing (one per 50 ms) to the holder, whose
 own coalescing reaches the publisher; an edge viewer's NACK is served from
 the edge track's cache, and the edge's receivers NACK the holder for what the
 hop itself lost (aiortc's NACK generator on the pull).
@@ -37,6 +37,12 @@ from signaling.stage import LABELS
 log = logging.getLogger("halqa.edge")
 Spawn = Callable[[Any], None]
 PULL_PATH = "/internal/pull/{session_id}"
+# The holder coalesces keyframe requests for the publisher (the encoder's
+# protection); coalescing again on the edge only stacks a second window on a
+# new viewer's first frame (seen: 559 ms from DTLS to the first frame when its
+# PLI fell in the edge's 300 ms window, then in the holder's). One PLI per
+# 50 ms per track is still no storm on the pull.
+EDGE_KEYFRAME_INTERVAL_S = 0.05
 
 
 def pull_kinds(positions: int) -> list[str]:
@@ -113,7 +119,8 @@ class Pull:
             track = SourceTrack(
                 line.kind, label, dict(line.mimes), ask,
                 cache_size=self.media.packet_cache,
-                min_interval=self.media.keyframe_min_interval_ms / 1000,
+                min_interval=min(
+                    self.media.keyframe_min_interval_ms / 1000, EDGE_KEYFRAME_INTERVAL_S),
             )
             ai.tap_receiver(receiver, track.on_packet)
             self.tracks.append(track)
