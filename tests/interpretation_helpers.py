@@ -75,6 +75,9 @@ class Ear:
 
     peer: Peer
     frames: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    # (arrival time, RTP timestamp) per decoded frame: where the media timeline
+    # has a hole, whatever the test process's own scheduling did to arrivals.
+    stamps: list[tuple[float, int]] = field(default_factory=list)
     audio_header: str = ""
 
     def recent(self, seconds: float) -> np.ndarray:
@@ -108,7 +111,9 @@ async def listen(http: aiohttp.ClientSession, base: str, session_id: str, token:
                     frame = await track.recv()
                     ear.peer.frames[track.kind] += 1
                     if track.kind == "audio":
-                        ear.frames.append((time.monotonic(), mono(frame)))
+                        now = time.monotonic()
+                        ear.frames.append((now, mono(frame)))
+                        ear.stamps.append((now, int(frame.pts or 0)))
             except Exception:
                 return
 

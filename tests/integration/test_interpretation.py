@@ -7,6 +7,7 @@ player decodes says which source fed it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -129,10 +130,15 @@ async def test_languages_reach_players_and_interpreters_hand_over(live_app: Any)
     await asyncio.sleep(0.5)
 
     # Around the hand-over: never silent for more than 300 ms, never both voices.
+    # The hole is read on the RTP timeline (48 kHz), not from arrival times: the
+    # server, the tones and this player share the test's event loop, and a
+    # stall of that loop (seen: 0.65 s in a full suite) delays arrivals without
+    # any hole in what the player hears.
     window = [(t, s) for t, s in ear_ar.frames if start - 1.0 <= t <= start + 1.5]
     assert len(window) > 50
-    arrivals = [t for t, _ in window]
-    assert max(np.diff(arrivals)) < 0.3, f"a {max(np.diff(arrivals)):.3f} s hole in the audio"
+    stamps = [pts for t, pts in ear_ar.stamps if start - 1.0 <= t <= start + 1.5]
+    steps = [((b - a) % 2**32) / 48000 for a, b in itertools.pairwise(stamps)]
+    assert max(steps) < 0.3, f"a {max(steps):.3f} s hole in the audio"
     silent_run = longest = 0.0
     both = 0
     for _, samples in window:
@@ -142,8 +148,9 @@ async def test_languages_reach_players_and_interpreters_hand_over(live_app: Any)
         levels = tone_levels(samples, (1000.0, 1500.0))
         if rms >= 0.02 and min(levels.values()) > 0.2:
             both += 1
-    print(f"hand-over: max arrival gap {max(np.diff(arrivals)):.3f} s, "
-          f"longest silence {longest:.3f} s")
+    arrivals = [t for t, _ in window]
+    print(f"hand-over: max RTP step {max(steps):.3f} s, "
+          f"arrival gap {max(np.diff(arrivals)):.3f} s, longest silence {longest:.3f} s")
     assert longest <= 0.3, f"silent for {longest:.3f} s during the hand-over"
     assert both == 0, f"{both} frames carried both interpreters"
 
