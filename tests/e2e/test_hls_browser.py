@@ -139,6 +139,17 @@ async def test_replay_plays_after_the_session_with_its_answered_questions(
         async with h.app[DB].transaction() as s:
             s.add(Question(session_id=sid, author_key="p9", author_name="Nadia", text="Et après ?",
                            status="answered", answered_at=at.astimezone(dt.UTC)))
+        # The public session answer is rebuilt at most once a second (the
+        # program cache), and the page reads it once: open the page only once
+        # it announces the replay (seen: a warm browser came within that
+        # second, read `replay: false` and went to the stage).
+        for _ in range(100):
+            async with h.http.get(f"{h.url}/api/sessions/{sid}") as r:
+                if (await r.json()).get("replay"):
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the session never announced its replay")
         page = await open_page(chromium, h.url, sid, await h.register())
         await page.wait_for_function("() => window.halqaPlayback?.mode === 'replay'", timeout=20000)
         await advancing(page)
