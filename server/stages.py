@@ -23,6 +23,7 @@ from aiohttp import web
 import signaling
 from server.api.common import client_ip
 from server.errors import Forbidden, NotFound
+from server.interpretation import LANGUAGES
 from server.keys import DB, GRANTS, SETTINGS, SHARED, SIO
 from server.models import Session
 from server.moderation import sanctions_in
@@ -90,6 +91,7 @@ def media_host(app: web.Application, cluster: ClusterConfig | None = None) -> Ho
         cluster=cluster,
         admit=admit,
         address_of=client_address,
+        languages=LANGUAGES,
     )
 
 

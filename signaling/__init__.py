@@ -68,6 +68,7 @@ async def _stages(app: web.Application) -> AsyncIterator[None]:
         register(registry, host.sio)
     from signaling.cluster import ClusterConfig
     from signaling.directory import open_directory
+    from signaling.interpretation_relay import interpretation_elsewhere
     from signaling.node import Node
     from signaling.relay import NODE_KEY, on_air_elsewhere, snapshot
 
@@ -77,6 +78,9 @@ async def _stages(app: web.Application) -> AsyncIterator[None]:
     app[NODE_KEY] = node
     registry.lookup = lambda session: snapshot(node, session)
     registry.on_air_elsewhere = lambda session, pub: on_air_elsewhere(node, session, pub)
+    registry.interpretation_elsewhere = lambda op, session, payload: interpretation_elsewhere(
+        node, op, session, payload)
+    registry.languages = host.languages
     registry.start()
     await node.start()
     from signaling import gcpause

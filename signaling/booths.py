@@ -35,6 +35,25 @@ def check_language(value: str) -> str:
     return value
 
 
+# Labels of the language sections of an edge's pull (signaling/edge.py): a
+# language's channel alone, and what a `?audio=` player hears (the channel
+# while an interpreter is on air, the floor otherwise).
+def channel_label(language: str) -> str:
+    return f"{INTERPRETATION}:{language}"
+
+
+def with_floor_label(language: str) -> str:
+    return f"audio:{language}"
+
+
+def language_of_label(label: str) -> tuple[str, bool] | None:
+    """(language, with the floor) of a pull's language section label, else None."""
+    kind, colon, language = label.partition(":")
+    if not colon or kind not in (INTERPRETATION, "audio"):
+        return None
+    return language, kind == "audio"
+
+
 @dataclass(eq=False)
 class Booth:
     language: str

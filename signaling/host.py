@@ -10,7 +10,9 @@ whole seam:
                      (None: no `stage:*` events, e.g. a bare media server),
   * `admit`          asked before any resource is made (session in the
                      program, caller not banned); None admits everyone,
-  * `address_of`     a request's client address, for per-address caps.
+  * `address_of`     a request's client address, for per-address caps,
+  * `languages`      the event's interpretation languages (an edge pulls
+                     each one's channel; signaling/edge.py).
 
 The server fills it in server/stages.py (`media_host`).
 """
@@ -102,3 +104,4 @@ class Host:
     cluster: ClusterConfig | None = None
     admit: Admit | None = None
     address_of: AddressOf | None = None
+    languages: tuple[str, ...] = ()

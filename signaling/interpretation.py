@@ -15,6 +15,14 @@ interpreter is on air and the floor otherwise.
 
 Who is on air is kept in signaling/booths.py; which source feeds which
 viewer slot is decided in Stage.source_for (signaling/stage.py).
+
+Several processes: interpreters publish to the stage's holder like speakers
+(signaling/relay.py); an edge's pull carries each of the event's languages
+twice, the channel alone and the `?audio=` mix, both decided at the holder
+(signaling/edge.py), so viewers on any process hear the same. A listener's
+Socket.IO connection and their viewer may be on different processes:
+`interpretation:listen` then goes, signed, to the node the viewer's id names,
+and `interpretation:handover` to the stage's holder (signaling/relay.py).
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ async def publish(
         pub, answer = await open_publisher(
             stage, owner=caller.key, name=caller.name, role="interpreter", position=-1,
             offer_text=offer, lines=lines, media=registry.media, spawn=registry.spawn,
+            rid=registry.new_id(),  # names this node: its DELETE routes here from any node
         )
     except BaseException:
         registry._drop_if_empty(stage)
@@ -93,40 +102,73 @@ def _stage(registry: StageRegistry, session_id: str) -> Stage:
     return stage
 
 
-def hand_over(registry: StageRegistry, session_id: str, caller: Caller) -> Stage:
+async def hand_over(registry: StageRegistry, session_id: str, caller: Caller) -> dict[str, Any]:
+    """The interpreter on air passes the channel on, at the stage's holder."""
     language = caller.interpreter_language(session_id)
     if language is None:
         raise Forbidden("forbidden", "only an interpreter of this session hands over")
+    stage = registry.stages.get(session_id)
+    if (stage is None or not stage.held) and registry.interpretation_elsewhere is not None:
+        return await registry.interpretation_elsewhere(
+            "handover", session_id, {"owner": caller.key, "language": language})
+    return {"stage": hand_over_here(registry, session_id, caller.key, language).snapshot()}
+
+
+def hand_over_here(registry: StageRegistry, session_id: str, owner: str, language: str) -> Stage:
     stage = _stage(registry, session_id)
-    stage.booths.hand_over(caller.key, language)
+    stage.booths.hand_over(owner, language)
     stage.rebind()  # one source swap per viewer: the next packet is the partner's
     stage.changed()
     return stage
 
 
-def listen(
+async def live_languages(registry: StageRegistry, session_id: str) -> list[str]:
+    """Languages an interpreter is on air for now, as the stage's holder says
+    (an edge asks it: its own view lags by up to FLOWING_S, edge.py)."""
+    stage = registry.stages.get(session_id)
+    if stage is not None and (stage.held or stage.upstream is None):
+        return stage.booths.live()
+    snapshot = await registry.current(session_id)
+    return [str(lang) for lang in (snapshot.get("interpretation") or {}).get("live") or []]
+
+
+async def listen(
     registry: StageRegistry, session_id: str, caller: Caller, viewer_id: str,
     language: str | None,
 ) -> dict[str, Any]:
-    """Point a viewer's interpretation slot at a language (None: the floor only)."""
+    """Point a viewer's interpretation slot at a language (None: the floor only),
+    here or on the node serving that viewer."""
     if language is not None:
         check_language(language)
+    stage = registry.stages.get(session_id)
+    if (stage is None or viewer_id not in stage.viewers) \
+            and registry.interpretation_elsewhere is not None:
+        return await registry.interpretation_elsewhere(
+            "listen", session_id, {"viewer": viewer_id, "owner": caller.key, "language": language})
+    return await listen_here(registry, session_id, caller.key, viewer_id, language)
+
+
+async def listen_here(
+    registry: StageRegistry, session_id: str, owner: str, viewer_id: str, language: str | None,
+) -> dict[str, Any]:
+    """`listen` for a viewer of this process (`owner`: the caller's key, checked here)."""
     stage = _stage(registry, session_id)
     viewer = stage.viewers.get(viewer_id)
     if viewer is None:
         raise NotFound("not_found", "no such viewer on this stage")
-    if viewer.owner != caller.key:
+    if viewer.owner != owner:
         raise Forbidden("not_owner", "this viewer belongs to someone else")
     viewer.language = language
     stage.rebind([viewer])
-    return {"language": language, "live": language in stage.booths.live()}
+    live = language is not None and language in await live_languages(registry, session_id)
+    return {"language": language, "live": live}
 
 
 def listening(registry: StageRegistry) -> list[tuple[str, str, str, str]]:
     """(session, viewer id, owner, language) of every viewer hearing a live channel now."""
     out = []
     for stage in registry.stages.values():
-        live = set(stage.booths.live())
+        live = set(stage.live_languages())
         for v in stage.viewers.values():
             if v.connected and v.language in live:
                 out.append((stage.session_id, v.id, v.owner, v.language or ""))
@@ -152,10 +194,10 @@ class HandOverIn(_Payload):
 
 def register(registry: StageRegistry, sio: Sockets) -> None:
     async def on_listen(sid: str, caller: Caller, p: ListenIn) -> Ack:
-        return listen(registry, p.session, caller, p.viewer, p.language)
+        return await listen(registry, p.session, caller, p.viewer, p.language)
 
     async def on_handover(sid: str, caller: Caller, p: HandOverIn) -> Ack:
-        return {"stage": hand_over(registry, p.session, caller).snapshot()}
+        return await hand_over(registry, p.session, caller)
 
     sio.on("interpretation:listen", ListenIn, on_listen)
     sio.on("interpretation:handover", HandOverIn, on_handover)

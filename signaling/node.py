@@ -27,7 +27,7 @@ from signaling.cluster import ClusterConfig
 from signaling.directory import NodeInfo, StageDirectory
 from signaling.edge import Pull, PullRefused
 from signaling.registry import StageRegistry
-from signaling.stage import Stage
+from signaling.stage import Publisher, Stage
 
 log = logging.getLogger("halqa.node")
 BEAT_S = 1.0
@@ -116,7 +116,7 @@ class Node:
 
     async def beat(self) -> None:
         stages = self.registry.stages
-        holding = {sid for sid, s in stages.items() if s.publishers}
+        holding = {sid for sid, s in stages.items() if s.held}
         for session in self.held - holding:
             await self.directory.release(session, self.id)
         self.held = holding
@@ -139,7 +139,7 @@ class Node:
         if stage is None:
             return
         log.warning("stage %s is held by another node now; closing its publishers here", session)
-        for pub in list(stage.publishers.values()):
+        for pub in _publishers(stage):
             await self.registry._close_publisher(stage, pub)
 
     async def claim(self, session: str) -> str:
@@ -174,7 +174,7 @@ class Node:
         now = time.monotonic()
         wanted = {
             sid for sid, s in self.registry.stages.items()
-            if not s.publishers and s.local_viewers() + _pending(s) > 0
+            if not s.held and s.local_viewers() + _pending(s) > 0
         }
         for sid in list(self.pulls):
             if sid in wanted:
@@ -192,10 +192,10 @@ class Node:
         """Make sure our viewers of `session` are fed from `holder` (None: nobody)."""
         stage = self.registry.stages.get(session)
         pull = self.pulls.get(session)
-        if stage is None or stage.publishers or holder in (None, self.id):
+        if stage is None or stage.held or holder in (None, self.id):
             if pull is not None:
                 self.registry.spawn(self.drop_pull(session))
-            if stage is not None and not stage.publishers:
+            if stage is not None and not stage.held:
                 stage.follows = None
             return
         stage.follows = holder
@@ -227,7 +227,7 @@ class Node:
                 return
         old = self.pulls.pop(session, None)
         pull = Pull(session, holder, url, stage.max_publishers, self.registry.media,
-                    self.registry.spawn)
+                    self.registry.spawn, self.registry.languages)
         try:
             await pull.open(self.cluster, self.http)
         except (PullRefused, aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -269,10 +269,10 @@ class Node:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.directory.release(session, self.id), 2)
         self.held.clear()
-        held_stages = [s for s in self.registry.stages.values() if s.publishers]
+        held_stages = [s for s in self.registry.stages.values() if s.held]
         for stage in held_stages:
             log.info("draining: handing stage %s over", stage.session_id)
-            for pub in list(stage.publishers.values()):
+            for pub in _publishers(stage):
                 await self.registry._close_publisher(stage, pub)
         for stage in list(self.registry.stages.values()):
             for viewer in list(stage.viewers.values()):
@@ -287,6 +287,11 @@ class Node:
             "nodes": len(self.nodes),
             "draining": int(self.draining),
         }
+
+
+def _publishers(stage: Stage) -> list[Publisher]:
+    """Speakers and interpreters: all of them go where the stage goes."""
+    return [*stage.publishers.values(), *stage.booths.interpreters.values()]
 
 
 def _pending(stage: Stage) -> int:

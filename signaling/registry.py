@@ -42,6 +42,12 @@ class StageRegistry:
         self.lookup: Callable[[str], Awaitable[dict[str, Any]]] | None = None
         # Choosing the program where the stage's publishers are (the node sets it).
         self.on_air_elsewhere: Callable[[str, str | None], Awaitable[dict[str, Any]]] | None = None
+        # The event's interpretation languages: an edge pulls each one's channel.
+        self.languages: tuple[str, ...] = ()
+        # interpretation:listen/:handover when the viewer or the booths are on
+        # another node (the node sets it): (op, session, payload) -> the reply.
+        self.interpretation_elsewhere: Callable[
+            [str, str, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
     # -- plumbing -----------------------------------------------------------
     def spawn(self, coro: Any) -> None:

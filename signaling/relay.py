@@ -12,9 +12,13 @@ answer names the target's ICE candidates, so media then flows straight
 between the client and that node.
 
 Node-to-node routes (signed, see signaling/cluster.py):
-    POST   /internal/pull/{s}            an edge pulls a stage it does not hold
-    DELETE /internal/pull/{s}/{resource} ... and stops
-    GET    /internal/stage/{s}           the holder's stage snapshot
+    POST   /internal/pull/{s}[?languages=ar,fr]   an edge pulls a stage it does not hold
+    DELETE /internal/pull/{s}/{resource}          ... and stops
+    GET    /internal/stage/{s}                    the holder's stage snapshot
+    POST   /internal/program/{s}                  a moderator's on-air choice, to the holder
+    POST   /internal/interpretation/{s}           interpretation:listen (to the viewer's
+                                                  node) and :handover (to the holder);
+                                                  signaling/interpretation_relay.py
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import aiohttp
 from aiohttp import web
 
 from signaling.cluster import FORWARDED_HEADER, ClusterAuthError, resource_node
-from signaling.edge import PULL_PATH, check_pull_offer
+from signaling.edge import PULL_PATH, check_pull_offer, pull_languages, pull_layout
 from signaling.errors import (
     BadRequest,
     Conflict,
@@ -133,7 +137,7 @@ async def _publish(
 async def _follow_now(node: Node, session: str) -> None:
     """A new viewer here: start pulling at once rather than at the next beat."""
     stage = node.registry.stages.get(session)
-    if stage is None or stage.publishers:
+    if stage is None or stage.held:
         return
     try:
         holder = (await node.directory.holders([session]))[session]
@@ -218,19 +222,26 @@ async def pull_post(request: web.Request) -> web.StreamResponse:
     registry = node.registry
     stage = registry.stages.get(session)
     # Only the holder serves pulls, and never to itself: no loop can form.
-    if edge == node.id or stage is None or not stage.publishers or session not in node.held:
+    if edge == node.id or stage is None or not stage.held or session not in node.held:
         log.warning("node %s asked to pull %s, which this node does not hold", edge, session)
         return _error(Conflict("not_holder", "this node does not hold that stage"))
+    languages = pull_languages(request.query.get("languages"))  # Invalid: 422
     try:
         lines = parse_offer(body.decode("utf-8", "replace"), want="recv")
     except Exception as exc:
         return _error(BadRequest("sdp_malformed", f"pull offer refused: {exc}"))
-    problem = check_pull_offer(lines, stage.max_publishers)
+    problem = check_pull_offer(lines, stage.max_publishers, languages)
     if problem is not None:
         return _error(BadRequest("slots_mismatch", problem))
     viewer, answer = await registry.attach_viewer(
         stage, f"node:{edge}", "pull", body.decode(), lines
     )
+    # The language sections: open_viewer lays a pull out up to who is on air;
+    # the sections after it follow each language (Stage.source_for). Nothing
+    # is bound before the edge connects, so relabelling now is in time.
+    for out, (_, label) in zip(viewer.outs, pull_layout(stage.max_publishers, languages),
+                               strict=True):
+        out.label = label
     log.info("stage %s: node %s pulls it", session, edge)
     response = web.Response(status=201, text=answer, content_type=SDP)
     response.headers["Location"] = PULL_PATH.format(session_id=session) + f"/{viewer.id}"
@@ -299,7 +310,7 @@ async def on_air_elsewhere(node: Node, session: str, publisher: str | None) -> d
 async def snapshot(node: Node, session: str) -> dict[str, Any]:
     """The stage as its holder sees it, whichever node is asked."""
     stage = node.registry.stages.get(session)
-    if stage is not None and stage.publishers:
+    if stage is not None and stage.held:
         return node.registry.snapshot(session)
     try:
         holder = (await node.directory.holders([session]))[session]
@@ -336,3 +347,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete(PULL_PATH + "/{resource_id}", _answers(pull_delete))
     app.router.add_get("/internal/stage/{session_id}", _answers(stage_get))
     app.router.add_post("/internal/program/{session_id}", _answers(on_air_post))
+    from signaling.interpretation_relay import interpretation_post
+
+    app.router.add_post("/internal/interpretation/{session_id}", _answers(interpretation_post))

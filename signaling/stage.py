@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiortc import RTCPeerConnection
 
 from signaling import aiortc_internals as ai
-from signaling.booths import INTERPRETATION, Booths
+from signaling.booths import INTERPRETATION, Booths, language_of_label
 from signaling.forward import OutStream, SourceTrack
 
 if TYPE_CHECKING:
@@ -175,14 +175,46 @@ class Stage:
     def live(self) -> bool:
         return any(p.connected for p in self.publishers.values())
 
+    @property
+    def held(self) -> bool:
+        """This process is the stage's origin: a speaker or an interpreter
+        publishes here. (Interpreters count: one who reaches the stage before
+        any speaker claims it, and the speakers must then come to them.)"""
+        return bool(self.publishers or self.booths.interpreters)
+
     # -- viewers ------------------------------------------------------------
+    def channel(self, language: str | None) -> SourceTrack | None:
+        """A language's interpretation channel, None (or silent) while nobody interprets it."""
+        if self.upstream is not None and not self.held:
+            return self.upstream.channel(language)
+        return self.booths.source(language)
+
+    def live_languages(self) -> list[str]:
+        """Languages an interpreter is on air for. The holder knows from its
+        booths; an edge from its pull: the holder sends a language's channel
+        only while someone interprets it (for what a listener hears now, ask
+        the holder: `StageRegistry.live_languages`)."""
+        if self.upstream is not None and not self.held:
+            return self.upstream.flowing()
+        return self.booths.live()
+
     def source_for(self, viewer: Viewer, out: OutStream) -> SourceTrack | None:
-        if out.label == INTERPRETATION:
-            return self.booths.source(viewer.language)
-        if self.upstream is not None and not self.publishers:
-            # An edge: the pull feeds us. Publishers here (this node just
-            # became the holder) win at once, before the next beat drops the pull.
-            return self.upstream.source(viewer.mode, out.kind, out.label, out.position)
+        if out.label == INTERPRETATION:  # a browser viewer's interpretation slot
+            return self.channel(viewer.language)
+        if self.upstream is not None and not self.held:
+            # An edge: the pull feeds us. Publishers or interpreters here (this
+            # node just became the holder) win at once, before the next beat
+            # drops the pull.
+            return self.upstream.source(
+                viewer.mode, out.kind, out.label, out.position, viewer.language)
+        pulled = language_of_label(out.label)
+        if pulled is not None:  # an edge's pull: a language's channel, or its `?audio=` mix
+            language, with_floor = pulled
+            channel = self.booths.source(language)
+            if channel is not None or not with_floor:
+                return channel
+            pub = self.on_air
+            return pub.tracks.get("audio") if pub is not None else None
         if viewer.mode == "whep" or out.position < 0:
             if out.kind == "audio" and (channel := self.booths.source(viewer.language)):
                 return channel  # `?audio=ar`; the floor whenever nobody is on air
@@ -243,7 +275,7 @@ class Stage:
         viewer count alone at most every VIEWER_COUNT_EVERY seconds (the ticker
         calls this twice a second), so a crowd joining is not a broadcast storm.
         """
-        if self.follows is not None and not self.publishers:
+        if self.follows is not None and not self.held:
             return
         snap = self.snapshot()
         last = self._last_snapshot

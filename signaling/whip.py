@@ -162,7 +162,7 @@ async def whep_post(request: web.Request) -> web.StreamResponse:
         f"gc;dur={(gcpause.paused_s() - collected) * 1000:.1f}")
     if audio is not None:
         viewer.language = audio
-        live = audio in registry.stages[viewer.session_id].booths.live()
+        live = audio in await interpretation.live_languages(registry, viewer.session_id)
         # What the player hears now; the floor until that channel is on air.
         response.headers[interpretation.AUDIO_HEADER] = (
             audio if live else f"floor; requested={audio}; reason=no_live_channel")
