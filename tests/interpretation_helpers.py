@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import av
 import numpy as np
+import socketio
 from aiortc import (
     MediaStreamTrack,
     RTCBundlePolicy,
@@ -147,3 +150,44 @@ async def publish_tone(http: aiohttp.ClientSession, base: str, session_id: str, 
         location = r.headers["Location"]
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return Peer(pc, location, token)
+
+
+async def invite_interpreter(halqa: Any, session: str | None, language: str | None,
+                             status: int = 201) -> Any:
+    async with halqa.http.post(f"{halqa.url}/api/invites", headers=halqa.auth(),
+                               json={"role": "interpreter", "session": session,
+                                     "language": language}) as r:
+        body = await r.json()
+        assert r.status == status, body
+        return body
+
+
+async def sio(url: str, token: str, updates: list[dict[str, Any]]) -> socketio.AsyncClient:
+    client = socketio.AsyncClient()
+    client.on("stage:update", updates.append)
+    await client.connect(url, auth={"token": token}, transports=["websocket"])
+    return client
+
+
+async def heard(ear: Any, want: float, what: str) -> None:
+    async def ok() -> bool:
+        tail = ear.recent(0.5)
+        return len(tail) > RATE // 4 and abs(dominant(tail) - want) < 30
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if await ok():
+            return
+        await asyncio.sleep(0.1)
+    tail = ear.recent(0.5)
+    raise AssertionError(f"{what}: heard {dominant(tail) if len(tail) else 'nothing'} Hz, "
+                         f"wanted {want}")
+
+
+def max_rtp_step(ear: Ear, since: float, until: float) -> float:
+    """The longest step, in seconds of the RTP timeline (48 kHz), between frames
+    that arrived in [since, until]: a hole in what was heard, whatever the test's
+    shared event loop did to arrival times."""
+    stamps = [pts for t, pts in ear.stamps if since <= t <= until]
+    steps = [((b - a) % 2**32) / RATE for a, b in itertools.pairwise(stamps)]
+    return max(steps)

@@ -17,8 +17,7 @@ import pytest
 
 from tests.broadcast_helpers import api, until
 from tests.hls_helpers import BROADCAST, HLS, get
-from tests.integration.test_interpretation import invite_interpreter
-from tests.interpretation_helpers import RATE, dominant, publish_tone
+from tests.interpretation_helpers import RATE, dominant, invite_interpreter, publish_tone
 from tests.rtmp_helpers import Ingest, nginx_available, probe
 from tests.support import app_server
 

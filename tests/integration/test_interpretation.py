@@ -7,47 +7,22 @@ player decodes says which source fed it.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from typing import Any
 
 import numpy as np
-import socketio
 
-from tests.interpretation_helpers import RATE, dominant, listen, publish_tone, tone_levels
+from tests.interpretation_helpers import (
+    RATE,
+    heard,
+    invite_interpreter,
+    listen,
+    max_rtp_step,
+    publish_tone,
+    sio,
+    tone_levels,
+)
 from tests.stage_helpers import bearer, wait_for
-
-
-async def invite_interpreter(halqa: Any, session: str | None, language: str | None,
-                             status: int = 201) -> Any:
-    async with halqa.http.post(f"{halqa.url}/api/invites", headers=halqa.auth(),
-                               json={"role": "interpreter", "session": session,
-                                     "language": language}) as r:
-        body = await r.json()
-        assert r.status == status, body
-        return body
-
-
-async def sio(url: str, token: str, updates: list[dict[str, Any]]) -> socketio.AsyncClient:
-    client = socketio.AsyncClient()
-    client.on("stage:update", updates.append)
-    await client.connect(url, auth={"token": token}, transports=["websocket"])
-    return client
-
-
-async def heard(ear: Any, want: float, what: str) -> None:
-    async def ok() -> bool:
-        tail = ear.recent(0.5)
-        return len(tail) > RATE // 4 and abs(dominant(tail) - want) < 30
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if await ok():
-            return
-        await asyncio.sleep(0.1)
-    tail = ear.recent(0.5)
-    raise AssertionError(f"{what}: heard {dominant(tail) if len(tail) else 'nothing'} Hz, "
-                         f"wanted {want}")
 
 
 async def test_languages_reach_players_and_interpreters_hand_over(live_app: Any) -> None:
@@ -136,9 +111,8 @@ async def test_languages_reach_players_and_interpreters_hand_over(live_app: Any)
     # any hole in what the player hears.
     window = [(t, s) for t, s in ear_ar.frames if start - 1.0 <= t <= start + 1.5]
     assert len(window) > 50
-    stamps = [pts for t, pts in ear_ar.stamps if start - 1.0 <= t <= start + 1.5]
-    steps = [((b - a) % 2**32) / 48000 for a, b in itertools.pairwise(stamps)]
-    assert max(steps) < 0.3, f"a {max(steps):.3f} s hole in the audio"
+    step = max_rtp_step(ear_ar, start - 1.0, start + 1.5)
+    assert step < 0.3, f"a {step:.3f} s hole in the audio"
     silent_run = longest = 0.0
     both = 0
     for _, samples in window:
@@ -149,7 +123,7 @@ async def test_languages_reach_players_and_interpreters_hand_over(live_app: Any)
         if rms >= 0.02 and min(levels.values()) > 0.2:
             both += 1
     arrivals = [t for t, _ in window]
-    print(f"hand-over: max RTP step {max(steps):.3f} s, "
+    print(f"hand-over: max RTP step {step:.3f} s, "
           f"arrival gap {max(np.diff(arrivals)):.3f} s, longest silence {longest:.3f} s")
     assert longest <= 0.3, f"silent for {longest:.3f} s during the hand-over"
     assert both == 0, f"{both} frames carried both interpreters"
