@@ -113,6 +113,13 @@ def hls_plan(settings: Settings) -> HlsPlan:
 
 
 def _whep_url(app: web.Application, session_id: str) -> str:
+    """This process's own WHEP URL: its private listener (`internal_url`), which
+    only this process serves. Not the public port: with `--workers N` the
+    workers share it (SO_REUSEPORT), the kernel may hand the mixer's connection
+    to a sibling, and the mixer's credential means nothing there (401)."""
+    cluster = app[HOST].cluster
+    if cluster is not None:
+        return f"{cluster.internal_url}/whep/{session_id}?layout=stage"
     settings = app[SETTINGS]
     host = settings.host
     if host in ("0.0.0.0", "::", "", "localhost"):  # noqa: S104
