@@ -126,9 +126,9 @@ async def live_languages(registry: StageRegistry, session_id: str) -> list[str]:
     """Languages an interpreter is on air for now, as the stage's holder says
     (an edge asks it: its own view lags by up to FLOWING_S, edge.py)."""
     stage = registry.stages.get(session_id)
-    if stage is not None and (stage.held or stage.upstream is None):
+    if stage is not None and stage.held:
         return stage.booths.live()
-    snapshot = await registry.current(session_id)
+    snapshot = await registry.current(session_id)  # the holder's, wherever it is
     return [str(lang) for lang in (snapshot.get("interpretation") or {}).get("live") or []]
 
 
