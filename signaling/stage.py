@@ -193,7 +193,7 @@ class Stage:
         """Languages an interpreter is on air for. The holder knows from its
         booths; an edge from its pull: the holder sends a language's channel
         only while someone interprets it (for what a listener hears now, ask
-        the holder: `StageRegistry.live_languages`)."""
+        the holder: `interpretation.live_languages`)."""
         if self.upstream is not None and not self.held:
             return self.upstream.flowing()
         return self.booths.live()

@@ -137,6 +137,11 @@ async def test_edge_viewers_share_one_pull_and_requests_route(held: Held) -> Non
                 async with http.post(target.url + path, data=b"v=0",
                                      headers=cfg.sign("POST", path, b"v=0")) as r:
                     assert r.status == 409, await r.text()
+            # A genuine edge naming malformed languages is refused before any SDP.
+            for query in ("?languages=ar,ar", "?languages=AR", "?languages=ar;fr"):
+                async with http.post(a.url + path + query, data=b"v=0",
+                                     headers=nb.cluster.sign("POST", path + query, b"v=0")) as r:
+                    assert r.status == 422, await r.text()
     finally:
         for p in peers:
             await p.close()
