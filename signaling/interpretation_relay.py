@@ -16,33 +16,19 @@ air) as for its own callers, and never sends the event on again.
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Annotated, Any, Literal
 
-import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signaling.booths import check_language
 from signaling.cluster import resource_node
-from signaling.errors import (
-    BadRequest,
-    Conflict,
-    Failure,
-    Forbidden,
-    Invalid,
-    NotFound,
-    Unavailable,
-)
+from signaling.errors import BadRequest, NotFound
 from signaling.interpretation import hand_over_here, listen_here
 from signaling.node import Node
-from signaling.relay import NODE_KEY, _error, _lookup, _read, _signed
+from signaling.relay import NODE_KEY, _error, _lookup, _read, _signed, ask_node
 
-log = logging.getLogger("halqa.relay")
 PATH = "/internal/interpretation/{session_id}"
-# Failures the other node answered with, raised again here as the caller's own.
-FAILURES: dict[int, type[Failure]] = {403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
 
 
 class Event(BaseModel):
@@ -93,21 +79,5 @@ async def interpretation_elsewhere(
         # Nobody else holds the stage: here, then (it says what is wrong).
         owner, language = str(payload["owner"]), str(payload["language"])
         return {"stage": hand_over_here(node.registry, session, owner, language).snapshot()}
-    path = PATH.format(session_id=session)
-    body = json.dumps({"op": op, **payload}).encode()
-    headers = {**node.cluster.sign("POST", path, body), "Content-Type": "application/json"}
-    try:
-        async with node.http.post(url + path, data=body, headers=headers,
-                                  timeout=aiohttp.ClientTimeout(total=5)) as r:
-            data: dict[str, Any] = await r.json()
-            if r.status == 200:
-                return data
-            error = data.get("error", {})
-            failure = FAILURES.get(r.status)
-            if failure is not None:
-                raise failure(error.get("code", "failed"), error.get("message", ""))
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        log.warning("interpretation:%s on %s: node %s did not answer: %r", op, session, target,
-                    exc)
-    raise Unavailable("node_unavailable", "the node serving this did not answer; retry",
-                      retry_after=1)
+    return await ask_node(node, url, PATH.format(session_id=session), {"op": op, **payload},
+                          f"interpretation:{op} on {session}")

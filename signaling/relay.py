@@ -37,6 +37,8 @@ from signaling.errors import (
     BadRequest,
     Conflict,
     Failure,
+    Forbidden,
+    Invalid,
     NotFound,
     Unauthorized,
     Unavailable,
@@ -56,6 +58,8 @@ PASS_RESPONSE = (
     "Access-Control-Allow-Headers", "Access-Control-Expose-Headers", "Access-Control-Max-Age",
 )
 NODE_KEY: web.AppKey[Node] = web.AppKey("signaling.node", Node)
+# Failures another node answered with, raised again as the caller's own.
+FAILURES: dict[int, type[Failure]] = {403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
 SDP = "application/sdp"
 
 
@@ -291,7 +295,17 @@ async def on_air_elsewhere(node: Node, session: str, publisher: str | None) -> d
     if url is None or node.http is None:
         return node.registry.put_on_air(session, publisher).snapshot()  # says not_found
     path = f"/internal/program/{session}"  # wire name kept (nodes of two versions)
-    body = json.dumps({"publisher": publisher}).encode()
+    return await ask_node(node, url, path, {"publisher": publisher},
+                          f"on-air choice for {session}")
+
+
+async def ask_node(
+    node: Node, url: str, path: str, payload: dict[str, Any], what: str
+) -> dict[str, Any]:
+    """POST signed JSON to another node: its answer, or its failure raised again
+    here as the caller's own (403, 404, 409, 422), or `node_unavailable`."""
+    assert node.http is not None
+    body = json.dumps(payload).encode()
     headers = {**node.cluster.sign("POST", path, body), "Content-Type": "application/json"}
     try:
         async with node.http.post(url + path, data=body, headers=headers,
@@ -300,11 +314,14 @@ async def on_air_elsewhere(node: Node, session: str, publisher: str | None) -> d
             if r.status == 200:
                 return data
             error = data.get("error", {})
-            if r.status == 404:
-                raise NotFound(error.get("code", "not_found"), error.get("message", ""))
+            failure = FAILURES.get(r.status)
+            if failure is not None:
+                raise failure(error.get("code", "failed"), error.get("message", ""))
+            log.warning("%s: %s answered %s", what, url, r.status)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        log.warning("on-air choice for %s: holder %s did not answer: %r", session, holder, exc)
-    raise Unavailable("node_unavailable", "the stage's node did not answer; retry", retry_after=1)
+        log.warning("%s: %s did not answer: %r", what, url, exc)
+    raise Unavailable("node_unavailable", "the node serving this did not answer; retry",
+                      retry_after=1)
 
 
 async def snapshot(node: Node, session: str) -> dict[str, Any]:
