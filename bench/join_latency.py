@@ -93,6 +93,27 @@ JOIN = """async ([sessionId, token]) => {
            iceOnly: marks.iceOnly ?? null, cand: marks.cand ?? null, marks };
 }"""
 
+STUDIO_SPY = """(() => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...a) {
+    const pc = new Native(...a);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+})()"""
+
+SPEAKER_STATS = """async () => {
+  let pli = 0, keyframes = 0;
+  for (const pc of window.__pcs) (await pc.getStats()).forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') {
+      pli += r.pliCount ?? 0; keyframes += r.keyFramesEncoded ?? 0;
+    }
+  });
+  return [pli, keyframes];
+}"""
+
 DIAGNOSE = """async () => {
   const pc = window.joinPc;
   if (!pc) return 'no peer connection';
@@ -133,6 +154,7 @@ async def main() -> None:
             fake = [*FLAGS, *FAKE_MEDIA]
             studio_browser = await pw.chromium.launch(executable_path=CHROMIUM, args=fake)
             studio = await (await studio_browser.new_context()).new_page()
+            await studio.add_init_script(STUDIO_SPY)
             await studio.goto(f"{halqa.url}/studio/{session_id}#token={speaker}")
             await studio.wait_for_selector("body[data-ready='1']", timeout=15000)
             await studio.click("#golive")
@@ -140,6 +162,7 @@ async def main() -> None:
             await asyncio.sleep(2)
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             results = []
+            seen = tuple(await studio.evaluate(SPEAKER_STATS))
             for i in range(args.joins):
                 token = await halqa.register(name=f"Bench {i}")
                 ctx = await browser.new_context()
@@ -168,6 +191,13 @@ async def main() -> None:
                     f"{k} {m[k]:.0f}" for k in steps if m.get(k) is not None)
                     + f"; server: {m.get('server')}", flush=True)
                 await ctx.close()
+                # The speaker's own count since the last join: a PLI its encoder
+                # ignored (libwebrtc honours one per 300 ms) shows as more PLIs
+                # than keyframes.
+                pli, keyframes = await studio.evaluate(SPEAKER_STATS)
+                print(f"         speaker since the last join: {pli - seen[0]} PLI received, "
+                      f"{keyframes - seen[1]} keyframes encoded", flush=True)
+                seen = (pli, keyframes)
             await browser.close()
             await studio_browser.close()
     ms = sorted(r["ms"] for r in results)

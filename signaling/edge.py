@@ -48,10 +48,12 @@ log = logging.getLogger("halqa.edge")
 Spawn = Callable[[Any], None]
 PULL_PATH = "/internal/pull/{session_id}"
 # The holder coalesces keyframe requests for the publisher (the encoder's
-# protection); coalescing again on the edge only stacks a second window on a
-# new viewer's first frame (seen: 559 ms from DTLS to the first frame when its
-# PLI fell in the edge's 300 ms window, then in the holder's). One PLI per
-# 50 ms per track is still no storm on the pull.
+# protection, signaling/forward.py's KeyframeGate); coalescing again on the
+# edge with the same window only stacks a second one on a new viewer's first
+# frame. One PLI per 50 ms per track is still no storm on the pull. (The
+# ~560 ms waits once blamed on this window were the holder's deferred PLI
+# landing inside the speaker's own 300 ms, and ignored: see
+# MediaSettings.keyframe_min_interval_ms.)
 EDGE_KEYFRAME_INTERVAL_S = 0.05
 
 

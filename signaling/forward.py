@@ -11,6 +11,7 @@ only starts a video source at a keyframe.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Callable
@@ -20,6 +21,43 @@ from signaling import aiortc_internals as ai
 from signaling.rtp import is_keyframe_start, pack_header, rtp_header
 
 KeyframeAsk = Callable[[int], None]
+
+
+class KeyframeGate:
+    """When to ask a publisher for a keyframe: at most one ask per interval, none lost.
+
+    A want inside the interval is deferred, not dropped: exactly one ask goes
+    out when the interval ends, however many wants came meanwhile (a burst of
+    viewers joining is two keyframes, not a storm that would make the encoder
+    send nothing else). A keyframe arriving before then makes that deferred ask
+    moot: it answers every want made before it. Pure logic on the caller's
+    clock; `SourceTrack` schedules the deferred ask.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last = -math.inf  # when the last ask went out
+        self.pending = False  # an ask is scheduled for the interval's end
+
+    def want(self, now: float) -> float | None:
+        """Someone needs a keyframe: ask in this many seconds (0: now), or None if
+        an ask is already scheduled."""
+        if self.pending:
+            return None
+        wait = self.last + self.interval - now
+        if wait <= 0:
+            return 0.0
+        self.pending = True
+        return wait
+
+    def asked(self, now: float) -> None:
+        self.last = now
+        self.pending = False
+
+    def keyframe(self) -> bool:
+        """A keyframe arrived. True if it makes a scheduled ask moot."""
+        moot, self.pending = self.pending, False
+        return moot
 
 
 class SourceTrack:
@@ -47,9 +85,8 @@ class SourceTrack:
         self.ssrc: int | None = None
         self.packets = 0
         self.last_packet_at = 0.0
-        self._kf_last = 0.0
+        self._kf_gate = KeyframeGate(min_interval)
         self._kf_timer: asyncio.TimerHandle | None = None
-        self._min_interval = min_interval
         self.closed = False
 
     # -- packets in ---------------------------------------------------------
@@ -63,11 +100,14 @@ class SourceTrack:
         seq = packet.sequence_number
         self.cache[seq & self._mask] = packet
         payload = packet.payload
-        if self.waiting and is_keyframe_start(mime, payload):
+        if (self.waiting or self._kf_timer is not None) and is_keyframe_start(mime, payload):
             for out in self.waiting:
                 if out.begin(packet, mime):
                     self.active.append(out)
             self.waiting = [o for o in self.waiting if o.source is self and o not in self.active]
+            if self._kf_timer is not None and self._kf_gate.keyframe():
+                self._kf_timer.cancel()
+                self._kf_timer = None
         # The hot loop: everything per packet is computed once, above.
         ts = packet.timestamp
         b1 = 0x80 if packet.marker else 0
@@ -95,27 +135,22 @@ class SourceTrack:
 
     # -- keyframes ----------------------------------------------------------
     def request_keyframe(self) -> None:
-        """Coalesce keyframe asks across viewers: at most one per interval.
-
-        A burst of viewers joining (or many PLIs after loss) becomes one PLI
-        now and at most one more when the interval ends, instead of a storm
-        that would make the publisher's encoder send nothing but keyframes.
-        """
+        """Someone needs a keyframe: ask now, or once at the end of the interval."""
         if self.kind != "video" or self.closed:
             return
-        now = time.monotonic()
-        wait = self._kf_last + self._min_interval - now
-        if wait <= 0:
+        delay = self._kf_gate.want(time.monotonic())
+        if delay == 0:
             self._fire_keyframe()
-        elif self._kf_timer is None:
-            self._kf_timer = asyncio.get_running_loop().call_later(wait, self._fire_keyframe)
+        elif delay is not None:
+            self._kf_timer = asyncio.get_running_loop().call_later(delay, self._fire_keyframe)
 
     def _fire_keyframe(self) -> None:
         self._kf_timer = None
+        self._kf_gate.pending = False
         if self.closed or self.ssrc is None:
             # No packet yet: nothing to ask; the first keyframe is on its way.
             return
-        self._kf_last = time.monotonic()
+        self._kf_gate.asked(time.monotonic())
         self._ask(self.ssrc)
 
     def close(self) -> None:

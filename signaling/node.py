@@ -192,10 +192,19 @@ class Node:
         """Make sure our viewers of `session` are fed from `holder` (None: nobody)."""
         stage = self.registry.stages.get(session)
         pull = self.pulls.get(session)
-        if stage is None or stage.held or holder in (None, self.id):
+        if stage is None:
+            # Our last viewer left: the pull idles PULL_IDLE_S (`_refresh_pulls`
+            # closes it then) so that the next viewer does not wait for a new
+            # one, unless it pulls from a node that no longer holds the stage.
+            # (Dropped at the next beat instead, 12 of 20 joins in
+            # bench.join_latency --edge set up a pull, and waited for it.)
+            if pull is not None and pull.holder != holder:
+                self.registry.spawn(self.drop_pull(session))
+            return
+        if stage.held or holder in (None, self.id):
             if pull is not None:
                 self.registry.spawn(self.drop_pull(session))
-            if stage is not None and not stage.held:
+            if not stage.held:
                 stage.follows = None
             return
         stage.follows = holder

@@ -38,8 +38,14 @@ class MediaSettings(BaseModel):
     max_viewers: int = Field(default=230, ge=1)
     # Across every stage this process serves (same reason, one event loop).
     max_viewers_total: int = Field(default=230, ge=1)
-    # Keyframe requests upstream are coalesced: at most one per interval per track.
-    keyframe_min_interval_ms: int = Field(default=300, ge=50)
+    # Keyframe requests upstream are coalesced: at most one per interval per
+    # track, a request inside it deferred to its end. Above 300: libwebrtc
+    # publishers (browsers) ignore a PLI that reaches them within 300 ms of the
+    # last one they honoured (kMinKeyframeSendIntervalMs), timed on arrival; a
+    # deferred ask sent exactly 300 ms after the previous one was ignored
+    # whenever the previous one had left a little late, and the new viewer
+    # waited for the next retry (bench.join_latency --edge, 560 ms more).
+    keyframe_min_interval_ms: int = Field(default=350, ge=50)
     # A viewer still waiting for a keyframe re-asks after this long.
     keyframe_retry_ms: int = Field(default=1000, ge=100)
     # Packets kept per track for NACK retransmission (power of two).

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import struct
 
+import pytest
 from aiortc.rtp import RtpPacket
 
-from signaling.forward import OutStream, SourceTrack
+from signaling.forward import KeyframeGate, OutStream, SourceTrack
 from signaling.rtp import h264_keyframe_start, rtp_header, vp8_keyframe_start
 
 VP8_KEY = bytes([0x10, 0x00, 0x9D, 0x01, 0x2A])  # S=1 PID=0, P bit 0 -> keyframe
@@ -103,6 +104,47 @@ async def test_keyframe_requests_are_coalesced() -> None:
     assert len(asks) == 1
     await asyncio.sleep(0.15)
     assert len(asks) == 2  # one trailing ask covers the rest of the burst
+    src.close()
+
+
+def test_keyframe_gate_defers_a_want_inside_the_interval_and_never_drops_it() -> None:
+    gate = KeyframeGate(0.35)
+    assert gate.want(10.0) == 0  # nothing asked lately: now
+    gate.asked(10.0)
+    # A new viewer 100 ms later: asked once, at the interval's end (the old
+    # coalescer's promise too; what changed is that the end is past the
+    # publisher's own 300 ms, see the next test).
+    assert gate.want(10.1) == pytest.approx(0.25)
+    assert gate.want(10.2) is None and gate.want(10.34) is None  # the same ask covers them
+    gate.asked(10.35)
+    assert gate.want(10.36) == pytest.approx(0.34)  # a want after that ask is not lost
+    # A keyframe arrives first: it answers every want made before it.
+    assert gate.keyframe()
+    assert not gate.keyframe()  # nothing was scheduled any more
+    assert gate.want(10.40) == pytest.approx(0.30)  # later wants wait for the interval again
+    gate.asked(10.70)
+    assert gate.want(11.1) == 0
+
+
+def test_the_default_interval_outlasts_libwebrtc_own() -> None:
+    """Browsers ignore a PLI within 300 ms of the last one they honoured; a
+    deferred ask must reach them after that, or the viewer waits for a retry."""
+    from signaling.settings import MediaSettings
+
+    assert MediaSettings().keyframe_min_interval_ms > 300
+
+
+async def test_a_keyframe_arriving_makes_the_deferred_ask_moot() -> None:
+    asks: list[int] = []
+    src = SourceTrack("video", "camera", {96: "video/vp8"}, asks.append, min_interval=0.1)
+    src.on_packet(pkt(1, 0, VP8_DELTA_START))
+    src.request_keyframe()
+    src.request_keyframe()  # a second viewer: deferred
+    src.on_packet(pkt(2, 3000, VP8_KEY))  # the first ask's keyframe serves both
+    await asyncio.sleep(0.15)
+    assert asks == [777]
+    src.request_keyframe()  # past the interval: at once
+    assert asks == [777, 777]
     src.close()
 
 
