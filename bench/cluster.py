@@ -333,6 +333,12 @@ async def main() -> None:
             print(f"the same, a step served only if its first window passed: 1 process "
                   f"{one[1]}, 2 processes {two[1]}; ratio "
                   f"{two[1] / one[1] if one[1] else float('nan'):.2f}")
+            # What a viewer costs at the limit, ingest and pull included: the
+            # figure behind the admission caps (docs/operations.md).
+            for name, (best, _), cpu in (("1 process", one, cpu1), ("2 processes", two, cpu2)):
+                if best in cpu:
+                    print(f"{name} at {best} viewers: {cpu[best]:.2f} core(s), "
+                          f"{cpu[best] / best * 1000:.2f} ms of CPU per viewer-second")
         # Less sensitive to a loaded machine: the cores each setup burns for the
         # same audience, the pull and both ingests included. Two cores then
         # carry 2 / (cores per viewer with 2 processes) viewers, one core
