@@ -45,7 +45,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.fanout import Sent, cpu_seconds, free_port
+from bench.fanout import TICK, Sent, cpu_seconds, free_port
 from bench.relay_delay import FrameClock, delays, pct
 from bench.stage_peers import (
     ROOT,
@@ -154,13 +154,21 @@ class Window:
     throttled: list[float]  # per server: share of periods the quota cut short
     harness: list[float]  # cores: this process (publisher), then each viewer helper
     send_rate: float  # publisher's RTP packets/s
+    busy: float  # cores the whole machine used (everything beside included)
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the machine has spent on anything but idle and iowait."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / TICK
 
 
 async def _window(seconds: float, sent: Sent, viewers: Pool, pids: list[int],
                   quotas: list[Quota]) -> Window:
     await viewers.reset()
     mine = [os.getpid(), *viewers.pids()] if viewers.helpers else [os.getpid()]
-    before, t0 = sent.count, time.monotonic()
+    before, t0, busy0 = sent.count, time.monotonic(), _busy_seconds()
     cpu0, own0, q0 = [cpu_seconds(p) for p in pids], [cpu_seconds(p) for p in mine], \
         [q.stat() for q in quotas]
     await asyncio.sleep(seconds)
@@ -173,7 +181,7 @@ async def _window(seconds: float, sent: Sent, viewers: Pool, pids: list[int],
         cpus=[(cpu_seconds(p) - c) / wall for p, c in zip(pids, cpu0, strict=True)],
         throttled=[_throttled(a, b) for a, b in zip(q0, q1, strict=True)],
         harness=[(cpu_seconds(p) - c) / wall for p, c in zip(mine, own0, strict=True)],
-        send_rate=expected / wall)
+        send_rate=expected / wall, busy=(_busy_seconds() - busy0) / wall)
 
 
 def _throttled(a: dict[str, int], b: dict[str, int]) -> float:
@@ -182,13 +190,14 @@ def _throttled(a: dict[str, int], b: dict[str, int]) -> float:
 
 def _line(n: int, step: int, w: Window, ok: bool, note: str = "") -> str:
     cpu = ", ".join(f"{c * 100:.0f}%" for c in w.cpus)
+    beside = w.busy - sum(w.cpus) - sum(w.harness)
     thr = f" (throttled {', '.join(f'{t * 100:.0f}%' for t in w.throttled)} of periods)" \
         if w.throttled else ""
     return (f"[{n} process{'es' if n > 1 else ''}] {step:4d} viewers: delivery min "
             f"{w.shares[0] * 100:5.1f}% median {statistics.median(w.shares) * 100:5.1f}%; "
             f"server CPU {cpu}{thr}; harness {' + '.join(f'{h * 100:.0f}%' for h in w.harness)}; "
-            f"publisher {w.send_rate:.1f} pkt/s; {'ok' if ok else 'over'}{note}; "
-            f"load {os.getloadavg()[0]:.1f}")
+            f"publisher {w.send_rate:.1f} pkt/s; beside (redis too) {beside:.2f} core; "
+            f"{'ok' if ok else 'over'}{note}; load {os.getloadavg()[0]:.1f}")
 
 
 async def capacity_run(n: int, steps: list[int], window: float, packets: list[Any],
