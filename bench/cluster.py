@@ -309,6 +309,8 @@ async def main() -> None:
     parser.add_argument("--quota", type=float, default=0.0,
                         help="cores of CPU each server gets (cgroup v1 quota); 0: one pinned core")
     parser.add_argument("--period-ms", type=float, default=10.0)
+    parser.add_argument("--one", action="store_true",
+                        help="the one-process setup only: the limit behind the admission caps")
     parser.add_argument("--harness", type=int, default=None,
                         help="viewer helper processes (default 2 with --quota, else 0: in-process)")
     args = parser.parse_args()
@@ -332,8 +334,8 @@ async def main() -> None:
         try:
             one = await capacity_run(1, steps, args.window, packets, redis_url, cpu1, quotas,
                                      helpers)
-            two = await capacity_run(2, steps, args.window, packets, redis_url, cpu2, quotas,
-                                     helpers)
+            two = (await capacity_run(2, steps, args.window, packets, redis_url, cpu2, quotas,
+                                      helpers)) if not args.one else (0, 0)
         finally:
             _remove_quotas()
         print(f"\nlargest audience served at >= 95 % to every viewer: 1 process {one[0]}, "
