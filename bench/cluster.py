@@ -338,12 +338,14 @@ async def main() -> None:
                                       helpers)) if not args.one else (0, 0)
         finally:
             _remove_quotas()
-        print(f"\nlargest audience served at >= 95 % to every viewer: 1 process {one[0]}, "
-              f"2 processes {two[0]}; ratio {two[0] / one[0] if one[0] else float('nan'):.2f}")
-        if quotas:
+        print(f"\nlargest audience served at >= 95 % to every viewer: 1 process {one[0]}"
+              + ("" if args.one else f", 2 processes {two[0]}; ratio "
+                 f"{two[0] / one[0] if one[0] else float('nan'):.2f}"))
+        if quotas and not args.one:
             print(f"the same, a step served only if its first window passed: 1 process "
                   f"{one[1]}, 2 processes {two[1]}; ratio "
                   f"{two[1] / one[1] if one[1] else float('nan'):.2f}")
+        if quotas:
             # What a viewer costs at the limit, ingest and pull included: the
             # figure behind the admission caps (docs/operations.md).
             for name, (best, _), cpu in (("1 process", one, cpu1), ("2 processes", two, cpu2)):
