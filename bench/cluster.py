@@ -315,6 +315,11 @@ async def main() -> None:
                         help="viewer helper processes (default 2 with --quota, else 0: in-process)")
     args = parser.parse_args()
     helpers = args.harness if args.harness is not None else (2 if args.quota else 0)
+    if args.quota and not os.access(Quota.ROOT, os.W_OK):
+        parser.error(f"--quota needs root and a cgroup v1 cpu hierarchy at {Quota.ROOT}")
+    if args.quota < 0 or (args.quota and args.quota * args.period_ms < 1) \
+            or not 1 <= args.period_ms <= 1000:
+        parser.error("--quota must give at least 1 ms per period; --period-ms 1 to 1000")
     # SIGTERM unwinds like Ctrl-C: servers, viewers and cgroups are cleaned up.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)  # type: ignore[union-attr]
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
