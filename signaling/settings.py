@@ -27,17 +27,17 @@ class MediaSettings(BaseModel):
     ice_servers: list[IceServer] = Field(default_factory=list)
     # Speakers live on one stage at once (a panel); the 7th is refused.
     max_publishers: int = Field(default=6, ge=1, le=12)
-    # Admission caps per process, from a measurement (bench/RESULTS.md, "1 vs 2
-    # processes", `bench.cluster capacity` on a quiet machine): one process
-    # pays ~3.7 ms of CPU per viewer-second (0.74 core for 200 viewers at
-    # 99.5 % delivered); 85 % of a core, the headroom the publisher's own leg
-    # needs (at ~98 % its ICE consent expires and the stage collapses), is
-    # 230 viewers. A viewer past them is handed to another process with room
-    # (signaling/relay.py), refused only when every process is full. Per
-    # stage on this process: one stage may fill the process, the cluster has more.
-    max_viewers: int = Field(default=230, ge=1)
+    # Admission caps per process, counted (bench/RESULTS.md, "1 vs 2
+    # processes", `bench.cluster capacity --quota 0.85 --one`): a process held
+    # to 85 % of a core (the rest is the publisher's leg's headroom: at ~98 %
+    # its ICE consent expires and the stage collapses) served 310-320 viewers
+    # at >= 95 % of packets; 270 keeps ~15 % below that count (the server read
+    # 0.72-0.76 core there). A viewer past them is handed to another process
+    # with room (signaling/relay.py), refused only when every process is full.
+    # Per stage on this process: one stage may fill the process, the cluster has more.
+    max_viewers: int = Field(default=270, ge=1)
     # Across every stage this process serves (same reason, one event loop).
-    max_viewers_total: int = Field(default=230, ge=1)
+    max_viewers_total: int = Field(default=270, ge=1)
     # Keyframe requests upstream are coalesced: at most one per interval per
     # track, a request inside it deferred to its end. Above 300: libwebrtc
     # publishers (browsers) ignore a PLI that reaches them within 300 ms of the

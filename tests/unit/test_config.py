@@ -65,3 +65,33 @@ def test_shipped_config_file_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     s = load_settings(root / "config" / "halqa.toml")
     assert s.port == 8080
+
+
+def test_the_shipped_settings_file_states_the_defaults() -> None:
+    """config/halqa.toml is read when halqa runs from the checkout, and it is
+    the documentation operators edit: a value there that differs from the
+    code's default silently changes what runs (the viewer caps said 300 there
+    while the measured default was 230)."""
+    import tomllib
+    from typing import Any
+
+    from pydantic import BaseModel, TypeAdapter
+
+    from server.config import Settings
+
+    shipped = Path(__file__).resolve().parents[2] / "config" / "halqa.toml"
+    differs: list[str] = []
+
+    def check(model: type[BaseModel], values: dict[str, Any], path: str) -> None:
+        for key, value in values.items():
+            field = model.model_fields[key]
+            if isinstance(value, dict):
+                assert isinstance(field.annotation, type)
+                check(field.annotation, value, f"{path}{key}.")
+                continue
+            default = field.get_default(call_default_factory=True)
+            if TypeAdapter(field.annotation).validate_python(value) != default:
+                differs.append(f"{path}{key}: file {value!r}, default {default!r}")
+
+    check(Settings, tomllib.loads(shipped.read_text()), "")
+    assert not differs, differs
