@@ -8,6 +8,7 @@ import pytest
 
 from signaling.cluster import (
     NODE_HEADER,
+    NONCE_HEADER,
     SIGNATURE_HEADER,
     TIME_HEADER,
     ClusterAuthError,
@@ -54,6 +55,22 @@ def test_missing_forged_and_stale_signatures_are_refused() -> None:
     junk = {**cfg().sign("POST", "/x"), SIGNATURE_HEADER: "00"}
     with pytest.raises(ClusterAuthError):
         cfg().verify("POST", "/x", junk, b"")
+    reused = {**cfg().sign("POST", "/x"), NONCE_HEADER: "0" * 32}  # re-signing needs the secret
+    with pytest.raises(ClusterAuthError, match="bad cluster signature"):
+        cfg().verify("POST", "/x", reused, b"")
+
+
+def test_a_captured_request_cannot_be_replayed() -> None:
+    """A moderator's on-air pick of A then B: replaying the A request within
+    the allowed clock skew must not flip the stage back."""
+    receiver = cfg("b")
+    captured = cfg("a").sign("POST", "/internal/program/s1", b'{"publisher":"A"}')
+    assert receiver.verify("POST", "/internal/program/s1", captured, b'{"publisher":"A"}') == "a"
+    with pytest.raises(ClusterAuthError, match="replayed"):
+        receiver.verify("POST", "/internal/program/s1", captured, b'{"publisher":"A"}')
+    # The same request signed again (same path, body, even the same millisecond) is fresh.
+    again = cfg("a").sign("POST", "/internal/program/s1", b'{"publisher":"A"}')
+    assert receiver.verify("POST", "/internal/program/s1", again, b'{"publisher":"A"}') == "a"
 
 
 def test_config_rejects_bad_ids_and_short_secrets() -> None:
