@@ -239,15 +239,28 @@ class Node:
                     self.registry.spawn, self.registry.languages)
         try:
             await pull.open(self.cluster, self.http)
-        except (PullRefused, aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.warning("pull of %s from %s failed: %s", session, holder, exc)
+        except BaseException as exc:
+            # Whatever went wrong (a refusal, the network, a bad answer, our own
+            # shutdown), the new pull closes and the old one stays tracked: an
+            # untracked pull is never idle-dropped and the holder would feed it
+            # for the life of the process.
+            if isinstance(exc, PullRefused | aiohttp.ClientError | TimeoutError | OSError):
+                log.warning("pull of %s from %s failed: %s", session, holder, exc)
+            elif isinstance(exc, Exception):
+                log.exception("pull of %s from %s failed", session, holder)
             await pull.close(self.cluster, None)
             if old is not None:
                 self.pulls[session] = old
+            if not isinstance(exc, Exception):
+                raise
             return
         self.pulls[session] = pull
-        stage.upstream = pull
-        stage.rebind()  # our viewers' slots switch to the new pull's tracks
+        # The stage as it is now: the one we started for may have emptied and
+        # been replaced by a new viewer's while the pull connected.
+        current = self.registry.stages.get(session)
+        if current is not None and not current.held:
+            current.upstream = pull
+            current.rebind()  # our viewers' slots switch to the new pull's tracks
         log.info("stage %s: pulling from %s", session, holder)
         if old is not None:
             await old.close(self.cluster, self.http)
