@@ -17,11 +17,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, or_, select
 
-from broadcast.engine import HeldElsewhere
 from broadcast.recordings import RecordingBusy
 from server.api.common import json_response, read_json
 from server.auth import require_organizer
-from server.broadcasting import BROADCASTER
+from server.broadcasting import BROADCASTER, act
 from server.errors import Conflict, not_found
 from server.keys import DB, SETTINGS
 from server.models import Session
@@ -175,23 +174,15 @@ async def delete_event_destination(request: web.Request) -> web.Response:
 async def broadcast_status(request: web.Request) -> web.Response:
     await require_organizer(request)
     session_id = await _session(request)
-    return json_response(await request.app[BROADCASTER].status(session_id))
+    return json_response(await act(request.app, session_id, "status"))
 
 
 async def broadcast_action(request: web.Request) -> web.Response:
     await require_organizer(request)
     session_id = await _session(request)
     data = await read_json(request, BroadcastIn)
-    b = request.app[BROADCASTER]
-    try:
-        if data.action == "start":
-            await b.start(session_id)
-        else:
-            await b.stop(session_id)
-    except HeldElsewhere:
-        raise Conflict("broadcast_elsewhere",
-                       "another halqa process runs this session's broadcast") from None
-    return json_response(await b.status(session_id))
+    # Run where the broadcast runs, or where the stage is held (server/broadcasting.py).
+    return json_response(await act(request.app, session_id, data.action))
 
 
 async def broadcast_options(request: web.Request) -> web.Response:
