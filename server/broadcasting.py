@@ -82,7 +82,7 @@ def setup(app: web.Application) -> None:
 FOLLOW_EVERY_S = 1.0
 # Node-to-node (signed): an organizer's request, forwarded to where it must run.
 INTERNAL_PATH = "/internal/broadcast/{session_id}"
-ACTIONS = ("start", "stop", "status")
+ACTIONS = ("start", "stop", "status", "refresh")
 
 
 async def _runner_url(app: web.Application, session_id: str) -> str | None:
@@ -111,7 +111,8 @@ async def _runner_url(app: web.Application, session_id: str) -> str | None:
 
 async def act(app: web.Application, session_id: str, action: str,
               forward: bool = True) -> dict[str, Any]:
-    """Start, stop or read a session's broadcast where it runs (see `_runner_url`)."""
+    """Start, stop, read or refresh (its destinations changed) a session's
+    broadcast where it runs (see `_runner_url`); its status."""
     url = await _runner_url(app, session_id) if forward else None
     if url is not None:
         from signaling.relay import NODE_KEY, ask_node
@@ -124,6 +125,8 @@ async def act(app: web.Application, session_id: str, action: str,
             await b.start(session_id)
         elif action == "stop":
             await b.stop(session_id)
+        elif action == "refresh" and session_id in b.sessions:  # its destinations changed
+            await b.reconcile(session_id)
     except HeldElsewhere:
         raise Conflict("broadcast_elsewhere",
                        "another halqa process runs this session's broadcast") from None
@@ -145,7 +148,7 @@ async def _internal_act(request: web.Request) -> web.Response:
         if action not in ACTIONS:
             raise ValueError(action)
     except (ValueError, KeyError, TypeError):
-        raise BadRequest("invalid", 'expected {"action": "start" | "stop" | "status"}') from None
+        raise BadRequest("invalid", f'expected {{"action": one of {list(ACTIONS)}}}') from None
     session_id = request.match_info["session_id"]
     return web.json_response(await act(request.app, session_id, action, forward=False))
 

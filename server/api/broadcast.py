@@ -13,6 +13,7 @@ import secrets
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, or_, select
@@ -21,11 +22,12 @@ from broadcast.recordings import RecordingBusy
 from server.api.common import json_response, read_json
 from server.auth import require_organizer
 from server.broadcasting import BROADCASTER, act
-from server.errors import Conflict, not_found
+from server.errors import Conflict, Failure, not_found
 from server.keys import DB, SETTINGS
 from server.models import Session
 from server.models_broadcast import BroadcastOption, Destination
 
+log = structlog.get_logger("halqa.broadcast")
 KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 # What a destination carries: the floor, or an interpretation language's mix.
 AUDIO = re.compile(r"^(?:floor|[a-z]{2,3})$")
@@ -133,11 +135,17 @@ async def _delete(request: web.Request, session_id: str | None) -> web.Response:
 
 
 async def _refresh(request: web.Request, session_id: str | None) -> None:
-    """A destination added or removed while live starts or stops at once."""
+    """A destination added or removed while live starts or stops at once: a
+    session's, wherever its broadcast runs; the event's, in this process's."""
     b = request.app[BROADCASTER]
-    for sid in [session_id] if session_id else list(b.sessions):
-        if sid in b.sessions:
-            await b.reconcile(sid)
+    if session_id is not None:
+        try:
+            await act(request.app, session_id, "refresh")
+        except Failure as exc:  # saved all the same: it applies at the next start
+            log.warning("broadcast_refresh_failed", session=session_id, error=repr(exc))
+        return
+    for sid in list(b.sessions):
+        await b.reconcile(sid)
 
 
 async def add_session_destination(request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(
     reason=f"SKIPPED LOUDLY: no RTMP ingest to test against: {nginx_available()}",
 )
 KEY = "cluster-key-0123456789"
+KEY2 = "cluster-key-second-0123"
 
 
 async def test_start_through_the_other_process_runs_on_the_full_holder(
@@ -41,6 +42,7 @@ async def test_start_through_the_other_process_runs_on_the_full_holder(
         ingest.kill()
     flvs = ingest.publishes(KEY)
     assert len(flvs) == 2, flvs  # one publish per broadcast
+    assert len(ingest.publishes(KEY2)) == 1
     video, audio = video_audio(probe(flvs[1]))
     assert video.get("codec_name") == "h264" and audio.get("codec_name") == "aac", (video, audio)
 
@@ -105,6 +107,15 @@ async def _broadcast_through_the_other(
             st = await until(lambda: speakers_laid_out(at_other), 30,
                              "the mixer on the holder to lay out the speaker")
             print("mixer:", st["mixer"])
+            # A destination added through the other process while live starts at once.
+            await api(at_other, "POST", f"{base}/destinations",
+                      {"name": "Second", "url": ingest.url, "key": KEY2}, 201)
+
+            async def second_live() -> bool:
+                s = await api(at_other, "GET", f"{base}/broadcast")
+                return bool(destination(s, "Second")["state"] == "live")
+
+            await until(second_live, 30, "the destination added while live to go live")
             started = time.monotonic()
             await until(lambda: _after(started, 3), 10, "three seconds of program")
             st = await api(at_other, "POST", f"{base}/broadcast", {"action": "stop"})
