@@ -273,6 +273,9 @@ async def _follow_holders(broadcaster: Broadcaster, registry: StageRegistry) -> 
             except Exception as exc:  # the holder is away: keep the last layout
                 log.warning("broadcast_stage_unknown", session=sid, error=repr(exc))
                 continue
+            stage = registry.stages.get(sid)
+            if stage is not None and stage.held:
+                continue  # became ours meanwhile: its own changes are newer than this
             if snap != last.get(sid):
                 last[sid] = snap
                 await broadcaster.on_stage(snap)
