@@ -148,4 +148,6 @@ class MixerProcess:
             "cpu": self.stats.get("cpu"),
             "fps": self.stats.get("fps"),
             "stage": self.stats.get("whep"),
+            # Whom the program lays out: the speakers of the last stage change it got.
+            "speakers": len((self._snapshot or {}).get("publishers") or []),
         }

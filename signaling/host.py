@@ -49,6 +49,10 @@ class Caller:
     one_seat: bool = False
     # No per-caller cap on viewer resources (organizers checking many players).
     unlimited_viewers: bool = False
+    # The process's own connection (the broadcast mixer, one per program):
+    # never refused for room, never handed to another process (where its
+    # credential means nothing).
+    own_process: bool = False
     # An interpreter: (session id, language) of the one channel they may feed
     # (signaling/interpretation.py); they publish audio only, never as a speaker.
     interprets: tuple[str, str] | None = None

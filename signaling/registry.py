@@ -203,7 +203,7 @@ class StageRegistry:
         """Room on the stage, then the caps over every stage of this process
         together, viewers still negotiating included: one identity or one
         address cannot fill the stages however many offers it sends."""
-        if not self.has_room(session_id):
+        if not self.has_room(session_id) and not caller.own_process:
             raise Unavailable(
                 "stage_full",
                 "this stage is serving as many viewers as it can; try again shortly",

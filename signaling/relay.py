@@ -102,7 +102,7 @@ async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await _forward(node, request, url)
     if route.startswith("/whip/"):
         return await _publish(node, request, handler, session)
-    if node.registry.has_room(session):
+    if node.registry.has_room(session) or await _own_process(request):
         response = await handler(request)
         if response.status == 201:  # in the background: the answer goes out now
             node.registry.spawn(_follow_now(node, session))
@@ -111,6 +111,16 @@ async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
     if other is None:
         return await handler(request)  # answers stage_full: the whole cluster is full
     return await _forward(node, request, other.url)
+
+
+async def _own_process(request: web.Request) -> bool:
+    """The process's own viewer (the broadcast mixer): served here even when full.
+    Asked only when full, so the token is resolved twice only then."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    caller = await request.app[HOST].resolve_token(token.strip())
+    return caller is not None and caller.own_process
 
 
 async def _publish(

@@ -13,20 +13,21 @@ import secrets
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, or_, select
 
-from broadcast.engine import HeldElsewhere
 from broadcast.recordings import RecordingBusy
 from server.api.common import json_response, read_json
 from server.auth import require_organizer
-from server.broadcasting import BROADCASTER
-from server.errors import Conflict, not_found
+from server.broadcasting import BROADCASTER, act
+from server.errors import Conflict, Failure, not_found
 from server.keys import DB, SETTINGS
 from server.models import Session
 from server.models_broadcast import BroadcastOption, Destination
 
+log = structlog.get_logger("halqa.broadcast")
 KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 # What a destination carries: the floor, or an interpretation language's mix.
 AUDIO = re.compile(r"^(?:floor|[a-z]{2,3})$")
@@ -134,11 +135,17 @@ async def _delete(request: web.Request, session_id: str | None) -> web.Response:
 
 
 async def _refresh(request: web.Request, session_id: str | None) -> None:
-    """A destination added or removed while live starts or stops at once."""
+    """A destination added or removed while live starts or stops at once: a
+    session's, wherever its broadcast runs; the event's, in this process's."""
     b = request.app[BROADCASTER]
-    for sid in [session_id] if session_id else list(b.sessions):
-        if sid in b.sessions:
-            await b.reconcile(sid)
+    if session_id is not None:
+        try:
+            await act(request.app, session_id, "refresh")
+        except Failure as exc:  # saved all the same: it applies at the next start
+            log.warning("broadcast_refresh_failed", session=session_id, error=repr(exc))
+        return
+    for sid in list(b.sessions):
+        await b.reconcile(sid)
 
 
 async def add_session_destination(request: web.Request) -> web.Response:
@@ -175,23 +182,15 @@ async def delete_event_destination(request: web.Request) -> web.Response:
 async def broadcast_status(request: web.Request) -> web.Response:
     await require_organizer(request)
     session_id = await _session(request)
-    return json_response(await request.app[BROADCASTER].status(session_id))
+    return json_response(await act(request.app, session_id, "status"))
 
 
 async def broadcast_action(request: web.Request) -> web.Response:
     await require_organizer(request)
     session_id = await _session(request)
     data = await read_json(request, BroadcastIn)
-    b = request.app[BROADCASTER]
-    try:
-        if data.action == "start":
-            await b.start(session_id)
-        else:
-            await b.stop(session_id)
-    except HeldElsewhere:
-        raise Conflict("broadcast_elsewhere",
-                       "another halqa process runs this session's broadcast") from None
-    return json_response(await b.status(session_id))
+    # Run where the broadcast runs, or where the stage is held (server/broadcasting.py).
+    return json_response(await act(request.app, session_id, data.action))
 
 
 async def broadcast_options(request: web.Request) -> web.Response:
