@@ -66,10 +66,7 @@ async def interpretation_elsewhere(
     if op == "listen":
         target = resource_node(str(payload["viewer"]))
     else:
-        try:
-            target = (await node.directory.holders([session]))[session]
-        except Exception:
-            target = None
+        target = await node.holder_of(session)
     url = None
     if target is not None and target != node.id:
         url = node.url_of(target) or await _lookup(node, target)

@@ -155,6 +155,14 @@ class Node:
             self.held.add(session)
         return holder
 
+    async def holder_of(self, session: str) -> str | None:
+        """Who holds `session` now; None if nobody does or the directory is away
+        (the caller then answers as a lone process would)."""
+        try:
+            return (await self.directory.holders([session]))[session]
+        except Exception:
+            return None
+
     def url_of(self, node: str) -> str | None:
         info = self.nodes.get(node)
         return info.url if info is not None else None

@@ -59,7 +59,8 @@ PASS_RESPONSE = (
 )
 NODE_KEY: web.AppKey[Node] = web.AppKey("signaling.node", Node)
 # Failures another node answered with, raised again as the caller's own.
-FAILURES: dict[int, type[Failure]] = {403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
+FAILURES: dict[int, type[Failure]] = {
+    400: BadRequest, 403: Forbidden, 404: NotFound, 409: Conflict, 422: Invalid}
 SDP = "application/sdp"
 
 
@@ -297,10 +298,7 @@ async def on_air_post(request: web.Request) -> web.StreamResponse:
 
 async def on_air_elsewhere(node: Node, session: str, publisher: str | None) -> dict[str, Any]:
     """Forward a moderator's on-air choice to the stage's holder."""
-    try:
-        holder = (await node.directory.holders([session]))[session]
-    except Exception:
-        holder = None
+    holder = await node.holder_of(session)
     url = node.url_of(holder) if holder and holder != node.id else None
     if url is None or node.http is None:
         return node.registry.put_on_air(session, publisher).snapshot()  # says not_found
@@ -327,7 +325,11 @@ async def ask_node(
             failure = FAILURES.get(r.status)
             if failure is not None:
                 raise failure(error.get("code", "failed"), error.get("message", ""))
-            log.warning("%s: %s answered %s", what, url, r.status)
+            if r.status == 401:  # not a passing failure: the nodes' secrets differ
+                log.error("%s: %s refused our signature (HALQA_CLUSTER_SECRET differs?)",
+                          what, url)
+            else:
+                log.warning("%s: %s answered %s", what, url, r.status)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("%s: %s did not answer: %r", what, url, exc)
     raise Unavailable("node_unavailable", "the node serving this did not answer; retry",
@@ -339,10 +341,7 @@ async def snapshot(node: Node, session: str) -> dict[str, Any]:
     stage = node.registry.stages.get(session)
     if stage is not None and stage.held:
         return node.registry.snapshot(session)
-    try:
-        holder = (await node.directory.holders([session]))[session]
-    except Exception:
-        holder = None
+    holder = await node.holder_of(session)
     url = node.url_of(holder) if holder and holder != node.id else None
     if url is not None and node.http is not None:
         path = f"/internal/stage/{session}"
