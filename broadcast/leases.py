@@ -71,7 +71,11 @@ return 0
 
 class RedisLeases:
     def __init__(self, url: str, prefix: str = "halqa:lease:") -> None:
-        self.redis = aioredis.from_url(url, decode_responses=True)
+        self.redis = aioredis.from_url(url, decode_responses=True,
+            # Bounded: with none, a command on a connection that never answers
+            # waits for good, and so does what awaits it (a node's beat: its
+            # claims would lapse and its stages move while it still runs).
+            socket_timeout=5, socket_connect_timeout=2)
         self.prefix = prefix
 
     async def acquire(self, name: str, owner: str, ttl: float) -> bool:

@@ -205,7 +205,11 @@ class RedisDirectory:
     def __init__(self, url: str, prefix: str = "halqa:dir:") -> None:
         from redis.asyncio import Redis
 
-        self.redis = Redis.from_url(url, decode_responses=True)
+        self.redis = Redis.from_url(url, decode_responses=True,
+            # Bounded: with none, a command on a connection that never answers
+            # waits for good, and so does what awaits it (a node's beat: its
+            # claims would lapse and its stages move while it still runs).
+            socket_timeout=5, socket_connect_timeout=2)
         self.prefix = prefix
         r = self.redis
         self._claim = r.register_script(_CLAIM)

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import sys
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import Halqa, app_server, pg_reachable, redis_server, throwaway_pg
+
+
+def _print_tasks(signum: int, frame: object) -> None:
+    """`kill -USR1 <pytest pid>`: where every task of the running loop waits.
+
+    A hung asyncio test sits idle in select(); thread dumps (faulthandler,
+    py-spy) show only that. This shows the awaits."""
+    loop = asyncio._get_running_loop()
+    tasks = asyncio.all_tasks(loop) if loop is not None else set()
+    print(f"\n--- {len(tasks)} asyncio tasks ---", file=sys.stderr)
+    for task in tasks:
+        task.print_stack(limit=12, file=sys.stderr)
+    sys.stderr.flush()
+
+
+signal.signal(signal.SIGUSR1, _print_tasks)
 
 # In CI (.ci/run sets HALQA_STRICT_SKIPS) a test skipped for a missing tool
 # fails instead: the README's test command installs every tool, so such a skip

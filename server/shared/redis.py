@@ -116,7 +116,11 @@ return redis.call('ZRANGEBYSCORE', ARGV[1]..'t:'..ARGV[2], '('..now_ms(), '+inf'
 
 class RedisSharedState:
     def __init__(self, url: str, prefix: str = "halqa:") -> None:
-        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.redis: Redis = Redis.from_url(url, decode_responses=True,
+            # Bounded: with none, a command on a connection that never answers
+            # waits for good, and so does what awaits it (a node's beat: its
+            # claims would lapse and its stages move while it still runs).
+            socket_timeout=5, socket_connect_timeout=2)
         self.prefix = prefix
         r = self.redis
         self._join = r.register_script(_JOIN)

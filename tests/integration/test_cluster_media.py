@@ -340,7 +340,8 @@ async def _until_listening(port: int) -> None:
 
 async def _holder_is(directory: object, session: str, node_id: str) -> bool:
     try:
-        return (await directory.holders([session]))[session] == node_id
+        holders = await asyncio.wait_for(directory.holders([session]), 2)  # type: ignore[attr-defined]
+        return holders[session] == node_id
     except Exception:
         return False
 
