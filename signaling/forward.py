@@ -146,9 +146,9 @@ class SourceTrack:
 
     def _fire_keyframe(self) -> None:
         self._kf_timer = None
-        self._kf_gate.pending = False
         if self.closed or self.ssrc is None:
             # No packet yet: nothing to ask; the first keyframe is on its way.
+            self._kf_gate.pending = False
             return
         self._kf_gate.asked(time.monotonic())
         self._ask(self.ssrc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -110,7 +110,10 @@ async def open_viewer(
     offer_text: str,
     lines: list[MediaLine],
     rid: str | None = None,
+    labels: Sequence[str] = (),
 ) -> tuple[Viewer, str]:
+    """`labels`: a pull's, one per section (signaling/edge.py's pull_layout:
+    every position's slots, who is on air, then the languages)."""
     slots = stage.max_publishers * len(LABELS)  # browser and pull: every position
     if mode == "browser":
         # Slot i carries position i // 3, label LABELS[i % 3]; the client builds
@@ -132,11 +135,10 @@ async def open_viewer(
         for i, transceiver in enumerate(pc.getTransceivers()):
             if mode == "browser" and i == slots:  # the interpretation slot (booths.py)
                 out = OutStream("audio", INTERPRETATION, -1)
-            elif mode in ("browser", "pull") and i < slots:
+            elif mode == "browser" and i < slots:
                 out = OutStream(transceiver.kind, LABELS[i % 3], i // 3)
-            elif mode == "pull":  # the on-air speaker's audio and video, after the slots
-                label = "audio" if transceiver.kind == "audio" else "camera"
-                out = OutStream(transceiver.kind, label, -1)
+            elif mode == "pull":
+                out = OutStream(transceiver.kind, labels[i], i // 3 if i < slots else -1)
             else:
                 first = not (have_audio if transceiver.kind == "audio" else have_video)
                 if not first:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from signaling.errors import Conflict, Forbidden, NotFound, RateLimited, Unavailable
@@ -253,12 +253,14 @@ class StageRegistry:
         return viewer, answer
 
     async def attach_viewer(
-        self, stage: Stage, owner: str, mode: str, offer: str, lines: list[Any]
+        self, stage: Stage, owner: str, mode: str, offer: str, lines: list[Any],
+        labels: Sequence[str] = (),
     ) -> tuple[Viewer, str]:
         """Open an admitted viewer's peer connection and put it on the stage."""
         try:
             viewer, answer = await open_viewer(
-                stage, owner=owner, mode=mode, offer_text=offer, lines=lines, rid=self.new_id()
+                stage, owner=owner, mode=mode, offer_text=offer, lines=lines, rid=self.new_id(),
+                labels=labels,
             )
         except BaseException:
             self._drop_if_empty(stage)

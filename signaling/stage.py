@@ -210,28 +210,30 @@ class Stage:
         pulled = language_of_label(out.label)
         if pulled is not None:  # an edge's pull: a language's channel, or its `?audio=` mix
             language, with_floor = pulled
-            channel = self.booths.source(language)
-            if channel is not None or not with_floor:
-                return channel
-            pub = self.on_air
-            return pub.tracks.get("audio") if pub is not None else None
+            return self._audio(language) if with_floor else self.booths.source(language)
         if viewer.mode == "whep" or out.position < 0:
-            if out.kind == "audio" and (channel := self.booths.source(viewer.language)):
-                return channel  # `?audio=ar`; the floor whenever nobody is on air
+            if out.kind == "audio":
+                return self._audio(viewer.language)
             pub = self.on_air
             if pub is None:
                 return None
-            if out.kind == "video":
-                # The on-air speaker's screen share, when there is one, is what a
-                # single-video player should show; otherwise its camera.
-                if pub.screen_active(self.screen_idle_s):
-                    return pub.tracks.get("screen")
-                return pub.tracks.get("camera")
-            return pub.tracks.get("audio")
+            # The on-air speaker's screen share, when there is one, is what a
+            # single-video player should show; otherwise its camera.
+            if pub.screen_active(self.screen_idle_s):
+                return pub.tracks.get("screen")
+            return pub.tracks.get("camera")
         pub = self.publisher_at(out.position)
         if pub is None or not pub.connected:
             return None
         return pub.tracks.get(out.label)
+
+    def _audio(self, language: str | None) -> SourceTrack | None:
+        """What a one-audio-track player hears (`?audio=ar`): the language's
+        channel while an interpreter is on air, the floor otherwise."""
+        if channel := self.booths.source(language):
+            return channel
+        pub = self.on_air
+        return pub.tracks.get("audio") if pub is not None else None
 
     def rebind(self, viewers: list[Viewer] | None = None) -> None:
         for viewer in viewers if viewers is not None else list(self.viewers.values()):
