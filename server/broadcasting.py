@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import dataclasses
 import hmac
-import json
 import secrets
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import or_, select
 
 from broadcast.engine import Broadcaster, HeldElsewhere
@@ -33,12 +33,11 @@ from broadcast.leases import open_leases
 from broadcast.outputs import OutputSpec
 from broadcast.session import SessionPlan
 from server.config import Settings
-from server.errors import BadRequest, Conflict, Unauthorized
+from server.errors import BadRequest, Conflict
 from server.keys import DB, METRICS, SETTINGS
 from server.models import Event, Grant, Session
 from server.models_broadcast import BroadcastOption, Destination
 from signaling import Caller
-from signaling.cluster import ClusterAuthError
 from signaling.keys import HOST, REGISTRY
 
 if TYPE_CHECKING:
@@ -82,7 +81,6 @@ def setup(app: web.Application) -> None:
 FOLLOW_EVERY_S = 1.0
 # Node-to-node (signed): an organizer's request, forwarded to where it must run.
 INTERNAL_PATH = "/internal/broadcast/{session_id}"
-ACTIONS = ("start", "stop", "status", "refresh")
 
 
 async def _runner_url(app: web.Application, session_id: str) -> str | None:
@@ -97,11 +95,10 @@ async def _runner_url(app: web.Application, session_id: str) -> str | None:
         return None
     try:
         owner = await app[BROADCASTER].leases.holder(f"broadcast:{session_id}")
-        if owner is None:
-            owner = (await node.directory.holders([session_id]))[session_id]
     except Exception as exc:  # the store is away: answer here, as a lone process would
         log.warning("broadcast_route_unknown", session=session_id, error=repr(exc))
         return None
+    owner = owner or await node.holder_of(session_id)
     if owner is None or owner == node.id:
         return None
     # A node gone without a word: its lease lapses (LEASE_TTL_S); until then
@@ -133,22 +130,22 @@ async def act(app: web.Application, session_id: str, action: str,
     return await b.status(session_id)
 
 
+class _ActIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    action: Literal["start", "stop", "status", "refresh"]
+
+
 async def _internal_act(request: web.Request) -> web.Response:
     """Another node's organizer request; run here, never forwarded again (no loop)."""
-    from signaling.relay import NODE_KEY
+    from signaling.relay import read_capped, signed_by_node
 
-    body = await request.content.read(4096)
+    body = await read_capped(request, 4096)
+    await signed_by_node(request, body)
     try:
-        request.app[NODE_KEY].cluster.verify(request.method, request.path_qs,
-                                             request.headers, body)
-    except ClusterAuthError:
-        raise Unauthorized("cluster_unauthorized", "node signature refused") from None
-    try:
-        action = json.loads(body)["action"]
-        if action not in ACTIONS:
-            raise ValueError(action)
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest("invalid", f'expected {{"action": one of {list(ACTIONS)}}}') from None
+        action = _ActIn.model_validate_json(body).action
+    except ValidationError:
+        raise BadRequest("invalid", 'expected {"action": "start"|"stop"|"status"|"refresh"}'
+                         ) from None
     session_id = request.match_info["session_id"]
     return web.json_response(await act(request.app, session_id, action, forward=False))
 

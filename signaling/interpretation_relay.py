@@ -26,7 +26,14 @@ from signaling.cluster import resource_node
 from signaling.errors import BadRequest, NotFound
 from signaling.interpretation import hand_over_here, listen_here
 from signaling.node import Node
-from signaling.relay import NODE_KEY, _error, _lookup, _read, _signed, ask_node
+from signaling.relay import (
+    NODE_KEY,
+    ask_node,
+    error_response,
+    lookup_node_url,
+    read_capped,
+    signed_by_node,
+)
 
 PATH = "/internal/interpretation/{session_id}"
 
@@ -41,12 +48,13 @@ class Event(BaseModel):
 
 async def interpretation_post(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE_KEY]
-    body = await _read(request, 4096)
-    await _signed(request, body)
+    body = await read_capped(request, 4096)
+    await signed_by_node(request, body)
     try:
         event = Event.model_validate_json(body)
     except ValidationError as exc:
-        return _error(BadRequest("invalid", f"interpretation event refused: {exc.errors()[:1]}"))
+        return error_response(
+            BadRequest("invalid", f"interpretation event refused: {exc.errors()[:1]}"))
     session = request.match_info["session_id"]
     if event.op == "listen":
         if event.language is not None:
@@ -69,7 +77,7 @@ async def interpretation_elsewhere(
         target = await node.holder_of(session)
     url = None
     if target is not None and target != node.id:
-        url = node.url_of(target) or await _lookup(node, target)
+        url = node.url_of(target) or await lookup_node_url(node, target)
     if url is None or node.http is None:
         if op == "listen":
             raise NotFound("not_found", "no such viewer on this stage")

@@ -64,7 +64,7 @@ FAILURES: dict[int, type[Failure]] = {
 SDP = "application/sdp"
 
 
-def _error(failure: Failure) -> web.Response:
+def error_response(failure: Failure) -> web.Response:
     response = failure_response(failure)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -86,20 +86,21 @@ async def relay(request: web.Request, handler: Handler) -> web.StreamResponse:
             node.cluster.verify(request.method, request.path_qs, request.headers, b"")
         except ClusterAuthError as exc:
             log.warning("refused a forwarded %s %s: %s", request.method, request.path, exc)
-            return _error(Unauthorized("cluster_unauthorized", "node signature refused"))
+            return error_response(Unauthorized("cluster_unauthorized", "node signature refused"))
         if route == "/whip/{session_id}" and request.method == "POST":
             holder = await node.claim(request.match_info["session_id"])
             if holder != node.id:
-                return _error(Unavailable("stage_moving", "this stage moved; retry", retry_after=1))
+                return error_response(
+                    Unavailable("stage_moving", "this stage moved; retry", retry_after=1))
         return await handler(request)
     session = request.match_info["session_id"]
     if "resource_id" in request.match_info:
         owner = resource_node(request.match_info["resource_id"])
         if owner is None or owner == node.id:
             return await handler(request)
-        url = node.url_of(owner) or await _lookup(node, owner)
+        url = node.url_of(owner) or await lookup_node_url(node, owner)
         if url is None:
-            return _error(NotFound("not_found", "no such resource (its node is gone)"))
+            return error_response(NotFound("not_found", "no such resource (its node is gone)"))
         return await _forward(node, request, url)
     if route.startswith("/whip/"):
         return await _publish(node, request, handler, session)
@@ -130,8 +131,8 @@ async def _publish(
     if node.draining:  # shutting down: the stage must start (or go on) elsewhere
         other = node.with_room(session)
         if other is None:
-            return _error(Unavailable("node_unavailable", "this node is shutting down; retry",
-                                      retry_after=1))
+            return error_response(Unavailable(
+                "node_unavailable", "this node is shutting down; retry", retry_after=1))
         return await _forward(node, request, other.url)
     try:
         holder = await node.claim(session)
@@ -140,13 +141,13 @@ async def _publish(
         return await handler(request)
     if holder == node.id:
         return await handler(request)
-    url = node.url_of(holder) or await _lookup(node, holder)
+    url = node.url_of(holder) or await lookup_node_url(node, holder)
     if url is not None and await _alive(node, url):
         return await _forward(node, request, url)
     # The holder does not answer (crashed before its claim expired): take over.
     if await node.takeover(session, holder) == node.id:
         return await handler(request)
-    return _error(Unavailable("stage_moving", "this stage is moving; retry", retry_after=1))
+    return error_response(Unavailable("stage_moving", "this stage is moving; retry", retry_after=1))
 
 
 async def _follow_now(node: Node, session: str) -> None:
@@ -171,7 +172,7 @@ async def _alive(node: Node, url: str) -> bool:
         return False
 
 
-async def _lookup(node: Node, other: str) -> str | None:
+async def lookup_node_url(node: Node, other: str) -> str | None:
     try:
         node.nodes = {n.id: n for n in await node.directory.nodes()}
     except Exception:
@@ -180,7 +181,7 @@ async def _lookup(node: Node, other: str) -> str | None:
 
 
 async def _forward(node: Node, request: web.Request, url: str) -> web.StreamResponse:
-    body = await _read(request) if request.can_read_body else b""
+    body = await read_capped(request) if request.can_read_body else b""
     headers = {k: request.headers[k] for k in PASS_REQUEST if k in request.headers}
     headers.update(node.cluster.sign(request.method, request.path_qs, b""))
     headers[FORWARDED_HEADER] = "1"
@@ -203,11 +204,11 @@ async def _forward(node: Node, request: web.Request, url: str) -> web.StreamResp
             return response
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         log.warning("forwarding %s %s to %s failed: %r", request.method, request.path, url, exc)
-        return _error(Unavailable("node_unavailable", "the node serving this is unreachable; retry",
-                                  retry_after=1))
+        return error_response(Unavailable(
+            "node_unavailable", "the node serving this is unreachable; retry", retry_after=1))
 
 
-async def _read(request: web.Request, limit: int = 128 * 1024) -> bytes:
+async def read_capped(request: web.Request, limit: int = 128 * 1024) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(65536):
@@ -219,7 +220,7 @@ async def _read(request: web.Request, limit: int = 128 * 1024) -> bytes:
 
 
 # -- node-to-node routes ----------------------------------------------------
-async def _signed(request: web.Request, body: bytes = b"") -> str:
+async def signed_by_node(request: web.Request, body: bytes = b"") -> str:
     node = request.app[NODE_KEY]
     try:
         return node.cluster.verify(request.method, request.path_qs, request.headers, body)
@@ -231,32 +232,27 @@ async def _signed(request: web.Request, body: bytes = b"") -> str:
 
 async def pull_post(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE_KEY]
-    body = await _read(request)
-    edge = await _signed(request, body)
+    body = await read_capped(request)
+    edge = await signed_by_node(request, body)
     session = request.match_info["session_id"]
     registry = node.registry
     stage = registry.stages.get(session)
     # Only the holder serves pulls, and never to itself: no loop can form.
     if edge == node.id or stage is None or not stage.held or session not in node.held:
         log.warning("node %s asked to pull %s, which this node does not hold", edge, session)
-        return _error(Conflict("not_holder", "this node does not hold that stage"))
+        return error_response(Conflict("not_holder", "this node does not hold that stage"))
     languages = pull_languages(request.query.get("languages"))  # Invalid: 422
     try:
         lines = parse_offer(body.decode("utf-8", "replace"), want="recv")
     except Exception as exc:
-        return _error(BadRequest("sdp_malformed", f"pull offer refused: {exc}"))
+        return error_response(BadRequest("sdp_malformed", f"pull offer refused: {exc}"))
     problem = check_pull_offer(lines, stage.max_publishers, languages)
     if problem is not None:
-        return _error(BadRequest("slots_mismatch", problem))
+        return error_response(BadRequest("slots_mismatch", problem))
+    labels = [label for _, label in pull_layout(stage.max_publishers, languages)]
     viewer, answer = await registry.attach_viewer(
-        stage, f"node:{edge}", "pull", body.decode(), lines
+        stage, f"node:{edge}", "pull", body.decode(), lines, labels
     )
-    # The language sections: open_viewer lays a pull out up to who is on air;
-    # the sections after it follow each language (Stage.source_for). Nothing
-    # is bound before the edge connects, so relabelling now is in time.
-    for out, (_, label) in zip(viewer.outs, pull_layout(stage.max_publishers, languages),
-                               strict=True):
-        out.label = label
     log.info("stage %s: node %s pulls it", session, edge)
     response = web.Response(status=201, text=answer, content_type=SDP)
     response.headers["Location"] = PULL_PATH.format(session_id=session) + f"/{viewer.id}"
@@ -265,33 +261,33 @@ async def pull_post(request: web.Request) -> web.StreamResponse:
 
 async def pull_delete(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE_KEY]
-    edge = await _signed(request)
+    edge = await signed_by_node(request)
     m = request.match_info
     stage = node.registry.stages.get(m["session_id"])
     viewer = stage.viewers.get(m["resource_id"]) if stage is not None else None
     if stage is None or viewer is None or viewer.owner != f"node:{edge}":
-        return _error(NotFound("not_found", "no such pull"))
+        return error_response(NotFound("not_found", "no such pull"))
     await node.registry.close_viewer(stage, viewer)
     return web.Response(status=200)
 
 
 async def stage_get(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE_KEY]
-    await _signed(request)
+    await signed_by_node(request)
     return web.json_response(node.registry.snapshot(request.match_info["session_id"]))
 
 
 async def on_air_post(request: web.Request) -> web.StreamResponse:
     """Another node's moderator chose who is on air; the holder applies it."""
     node = request.app[NODE_KEY]
-    body = await _read(request, 4096)
-    await _signed(request, body)
+    body = await read_capped(request, 4096)
+    await signed_by_node(request, body)
     try:
         publisher = json.loads(body)["publisher"]
         if publisher is not None and not isinstance(publisher, str):
             raise TypeError
     except (ValueError, KeyError, TypeError):
-        return _error(BadRequest("invalid", "expected {\"publisher\": id | null}"))
+        return error_response(BadRequest("invalid", "expected {\"publisher\": id | null}"))
     stage = node.registry.put_on_air(request.match_info["session_id"], publisher)
     return web.json_response(stage.snapshot())
 
@@ -363,7 +359,7 @@ def _answers(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except Failure as failure:
-            return _error(failure)
+            return error_response(failure)
 
     return wrapped
 
