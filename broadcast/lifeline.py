@@ -17,12 +17,14 @@ import sys
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
+    """Called first thing in a child of ours (the parent's pid in `parent` or
+    HALQA_PARENT_PID), or as `preexec_fn` of one that is not Python."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    expected = os.environ.get("HALQA_PARENT_PID")
+    expected = parent or int(os.environ.get("HALQA_PARENT_PID") or 0)
     # The parent may have died before prctl ran: then nobody would kill us.
-    if expected and os.getppid() != int(expected):
+    if expected and os.getppid() != expected:
         os._exit(0)

@@ -15,6 +15,7 @@ serve any request (signaling/node.py). The supervisor
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import signal
@@ -22,12 +23,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
 import structlog
 
+from broadcast.lifeline import die_with_parent
 from server.cluster import cluster_secret
 from server.config import Settings
 
@@ -94,7 +97,8 @@ def _supervise(argv: list[str], env: dict[str, str], n: int, settings: Settings,
             url = urlsplit(settings.internal_url)
             port = (url.port or 80) + i
             child_env["HALQA_INTERNAL_URL"] = f"{url.scheme}://{url.hostname}:{port}"
-        return subprocess.Popen(argv, env=child_env)  # noqa: S603  (our own interpreter)
+        return subprocess.Popen(  # noqa: S603  (our own interpreter)
+            argv, env=child_env, preexec_fn=_lifeline())
 
     children = [spawn(i) for i in range(n)]
     base = settings.public_url or f"http://{_shown(settings.host)}:{port}"
@@ -120,6 +124,13 @@ def _supervise(argv: list[str], env: dict[str, str], n: int, settings: Settings,
     return 0
 
 
+def _lifeline() -> Callable[[], None]:
+    """Workers and the private Redis die with the supervisor, even SIGKILLed:
+    left running, the orphans kept the port (SO_REUSEPORT) beside a restarted
+    halqa's workers, on their own old Redis, and took half its requests."""
+    return functools.partial(die_with_parent, os.getpid())
+
+
 def _private_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
     exe = shutil.which("redis-server")
     if exe is None:
@@ -130,7 +141,7 @@ def _private_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes] | None, str]
     proc = subprocess.Popen(  # noqa: S603  (redis-server found on PATH, fixed arguments)
         [exe, "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700",
          "--save", "", "--appendonly", "no", "--dir", str(data_dir.resolve())],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_lifeline(),
     )
     deadline = time.monotonic() + 10
     while not path.exists():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +124,43 @@ def test_invite_interpreter_binds_a_language_and_revokes(tmp_path: Path) -> None
     speaker = halqa(tmp_path, "invite", "speaker", "panel-climate", "--language", "ar")
     assert speaker.returncode == 1 and "language" in speaker.stderr
     assert halqa(tmp_path, "revoke", token).stdout.strip() == "revoked"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # the field after the state: the parent's pid
+            out.append(int(stat.parent.name))
+    return out
+
+
+async def test_a_killed_workers_supervisor_takes_its_workers_and_redis_with_it(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL of `halqa serve --workers 2`: nothing may stay behind. Orphaned
+    workers kept the port (SO_REUSEPORT) beside a restarted halqa's, on their
+    own old Redis, and took half its requests."""
+    import asyncio
+
+    proc = ServerProcess(tmp_path, {}, ("--workers", "2"))
+    await proc.start(timeout=90)
+    assert proc.proc is not None
+    children = _children(proc.proc.pid)
+    try:
+        assert len(children) == 3, children  # two workers and the private Redis
+        proc.kill()
+        for _ in range(100):
+            alive = [c for c in children if Path(f"/proc/{c}").exists()
+                     and "Z" not in Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1][:3]]
+            if not alive:
+                break
+            await asyncio.sleep(0.1)
+        assert not alive, f"left behind: {alive}"
+    finally:
+        for child in children:
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)
