@@ -27,7 +27,12 @@ MAX_TOKEN_LENGTH = 128
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    # Never with a leading '-': `halqa revoke <token>` (argparse, any shell
+    # command) would read it as an option (1 token in 64 could not be revoked
+    # from the command line; a CI run met one).
+    while (token := secrets.token_urlsafe(TOKEN_BYTES)).startswith("-"):
+        pass
+    return token
 
 
 def hash_token(token: str) -> str:

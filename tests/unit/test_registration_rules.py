@@ -44,3 +44,13 @@ def test_tokens_are_unguessable_and_stored_hashed() -> None:
 def test_access_url_keeps_the_token_in_the_fragment() -> None:
     url = access_url("https://e.example", "tok", "panel-climate")
     assert url == "https://e.example/join#token=tok&session=panel-climate"
+
+
+def test_a_token_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`halqa revoke <token>` would read a leading '-' as an option (a CI run
+    drew one: "the following arguments are required: token")."""
+    import secrets
+
+    drawn = iter(["-starts-like-an-option", "plain-token"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))
+    assert new_token() == "plain-token"
